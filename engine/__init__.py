@@ -1,0 +1,1 @@
+"""LGPS Live engine: capture, inference, ConvCRF, post-processing, overlay, recording. No Qt here."""

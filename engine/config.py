@@ -1,0 +1,229 @@
+"""Load and validate config.yaml into frozen dataclasses, one per pipeline stage.
+
+Why strict: a typo in a clinical tool must not silently fall back to a default. Unknown keys are
+rejected with a close-match suggestion; wrong types and out-of-range values name the key and value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path(__file__).resolve().parent.parent / "config.yaml"
+
+
+def _range(
+    default: Any, lo: float | None = None, hi: float | None = None, choices: tuple[str, ...] = ()
+) -> Any:
+    """A field with a default and the bounds or choices that validation enforces."""
+    return field(default=default, metadata={"lo": lo, "hi": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    source: str = "demo"
+    realtime: bool = True
+    loop: bool = False
+    speed: float = _range(1.0, 0.25, 4.0)
+    reconnect_initial_s: float = _range(0.5, 0.01, 60.0)
+    reconnect_max_s: float = _range(8.0, 0.01, 600.0)
+
+
+@dataclass(frozen=True)
+class SegmenterConfig:
+    model: str = "assets/lgps_int8.tflite"
+    threads: int = _range(2, 1, 64)
+    input_mode: str = _range("stretch", choices=("stretch", "letterbox"))
+
+
+@dataclass(frozen=True)
+class CRFConfig:
+    enabled: bool = True
+    iterations: int = _range(5, 0, 50)
+    kernel_size: int = _range(7, 3, 21)
+    blur: int = _range(4, 1, 16)
+    pos_sigma: float = _range(3.0, 0.1, 100.0)
+    pos_weight: float = _range(3.0, 0.0, 100.0)
+    app_pos_sigma: float = _range(20.0, 0.1, 1000.0)
+    app_col_sigma: float = _range(13.0, 0.1, 255.0)
+    app_weight: float = _range(10.0, 0.0, 100.0)
+    unary_weight: float = _range(1.0, 0.01, 100.0)
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    threshold: float = _range(0.5, 0.0, 1.0)
+    min_area_frac: float = _range(0.0005, 0.0, 1.0)
+    smoothing: bool = True
+    smoothing_alpha: float = _range(0.5, 0.0, 0.99)
+    track_iou: float = _range(0.3, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class OverlayConfig:
+    contour: bool = True
+    fill: bool = True
+    opacity: float = _range(0.35, 0.0, 1.0)
+    color: str = "#00ff66"
+    thickness: int = _range(2, 1, 20)
+    labels: bool = True
+    readout: bool = True
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    folder: str = "recordings"
+    codec: str = "libx264"
+    crf: int = _range(20, 0, 51)
+    preset: str = _range(
+        "veryfast",
+        choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
+    )
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    remember_last: bool = True
+    show_overlay: bool = True
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    data_root: str = "../shared/data"
+    train_sets: list = field(default_factory=lambda: ["kvasir-seg", "cvc-clinicdb"])
+    val_fraction: float = _range(0.1, 0.0, 0.5)
+    input_size: int = _range(256, 64, 1024)
+    batch_size: int = _range(8, 1, 1024)
+    epochs: int = _range(60, 1, 10000)
+    learning_rate: float = _range(1e-3, 0.0, 1.0)
+    adversarial_weight: float = _range(0.0, 0.0, 100.0)
+    encoder_weights: str = "../shared/weights/tf2_mobilenet_v2_1.0_224_ptq.tflite"
+    freeze_encoder_bn: bool = True
+    seed: int = _range(42, 0, 2**31 - 1)
+    out_dir: str = "runs/lgps"
+
+
+@dataclass(frozen=True)
+class Config:
+    capture: CaptureConfig
+    segmenter: SegmenterConfig
+    crf: CRFConfig
+    postprocess: PostprocessConfig
+    overlay: OverlayConfig
+    recorder: RecorderConfig
+    app: AppConfig
+    training: TrainingConfig
+    path: str = ""
+
+    def replace(self, section: str, **changes: Any) -> Config:
+        """A copy with some keys of one section changed, validated like the file."""
+        current = dataclasses.asdict(getattr(self, section))
+        current.update(changes)
+        cls = _SECTIONS[section]
+        return dataclasses.replace(self, **{section: _build(cls, current, section)})
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name != "path"
+}
+
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _suggest(key: str, options: typing.Iterable[str]) -> str:
+    close = difflib.get_close_matches(key, list(options), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_value(where: str, f: dataclasses.Field, hint: Any, value: Any) -> Any:
+    origin = typing.get_origin(hint) or hint
+    if origin is bool:
+        ok = isinstance(value, bool)
+    elif origin is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif origin is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif origin is str:
+        # A camera index written as a bare number is still a source string.
+        ok = isinstance(value, str) or (where == "capture.source" and isinstance(value, int))
+        value = str(value) if ok else value
+    elif origin is list:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+    else:  # pragma: no cover - a programming error, not a user error
+        raise TypeError(f"unsupported config type {hint} for {where}")
+    if not ok:
+        name = getattr(origin, "__name__", str(origin))
+        expected = "list of strings" if origin is list else name
+        raise ConfigError(f"config key '{where}' must be {expected}, got {value!r}")
+    lo, hi, choices = (f.metadata.get(k) for k in ("lo", "hi", "choices"))
+    if lo is not None and value < lo or hi is not None and value > hi:
+        raise ConfigError(f"config key '{where}' must be between {lo} and {hi}, got {value!r}")
+    if choices and value not in choices:
+        raise ConfigError(f"config key '{where}' must be one of {', '.join(choices)}, got {value!r}")
+    if where.endswith(".color") and not _HEX_COLOUR.match(value):
+        raise ConfigError(f"config key '{where}' must be a colour like '#00ff66', got {value!r}")
+    return value
+
+
+def _build(cls: type, raw: Mapping[str, Any], section: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in raw if k not in fields]
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(f"unknown config key '{section}.{key}'{_suggest(str(key), fields)}")
+    values = {}
+    for name, f in fields.items():
+        if name in raw:
+            values[name] = _check_value(f"{section}.{name}", f, hints[name], raw[name])
+    return cls(**values)
+
+
+def parse_config(raw: Any, path: str = "<memory>") -> Config:
+    """Validate an already-parsed YAML mapping; missing sections and keys take the defaults."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(raw).__name__}")
+    unknown = [k for k in raw if k not in _SECTIONS]
+    if unknown:
+        key = unknown[0]
+        raise ConfigError(f"unknown config section '{key}'{_suggest(str(key), _SECTIONS)}")
+    sections = {}
+    for name, cls in _SECTIONS.items():
+        body = raw.get(name) or {}
+        if not isinstance(body, Mapping):
+            raise ConfigError(f"config section '{name}' must be a mapping, got {body!r}")
+        sections[name] = _build(cls, body, name)
+    return Config(**sections, path=path)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read and validate a config file (default: the project's config.yaml)."""
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+    return parse_config(raw, str(path))
+
+

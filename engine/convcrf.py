@@ -1,0 +1,171 @@
+"""Mean-field ConvCRF for two classes (background, polyp) on a down-sampled grid.
+
+Teichmann & Cipolla, "Convolutional CRFs for Semantic Segmentation", 2018 (arXiv 1805.04777).
+Why a ConvCRF: messages are passed in a truncated k x k window on a grid `blur` times coarser than
+the model's output, so five mean-field iterations cost about a millisecond on a laptop CPU, yet the
+appearance kernel still pulls the mask onto colour edges.
+
+Layout: the grid is stored zero-padded and flattened with a row stride of `gw + 2r`, so the
+neighbour at window offset (dy, dx) of every cell is one contiguous slice of a flat buffer. Junk
+columns and out-of-image neighbours carry a zero kernel weight, so they contribute nothing.
+With two classes Q0 = 1 - Q1 and only the polyp channel is filtered: under Potts compatibility the
+polyp logit is unary1 - unary0 + m1 - m0 = unary1 - unary0 + 2 m1 - S, where S = sum_j k_ij.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from engine.config import CRFConfig
+
+_EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the log
+_MAX_CACHED_GRIDS = 4
+
+
+def _pool(image: np.ndarray, blur: int, scale: np.ndarray | None) -> np.ndarray:
+    """Average-pool by `blur` to a ceil-sized grid; a partial edge cell averages in-image pixels only.
+
+    `scale` is cells-area / in-image-pixel-count per cell, None when the size divides evenly.
+    """
+    if blur == 1:
+        return image.astype(np.float32, copy=False)
+    h, w = image.shape[:2]
+    gh, gw = -(-h // blur), -(-w // blur)
+    if scale is not None:  # zero-pad to whole cells, then rescale the partial cells' means
+        padded = np.zeros((gh * blur, gw * blur) + image.shape[2:], np.float32)
+        padded[:h, :w] = image
+        image = padded
+    pooled = cv2.resize(image, (gw, gh), interpolation=cv2.INTER_AREA)
+    if scale is None:
+        return pooled
+    return pooled * (scale if pooled.ndim == 2 else scale[..., None])
+
+
+class _Grid:
+    """What depends only on the input shape: flat layout, position kernels, scratch buffers."""
+
+    def __init__(self, shape: tuple[int, int], cfg: CRFConfig) -> None:
+        h, w = shape
+        b, r = cfg.blur, cfg.kernel_size // 2
+        self.shape, self.blur = shape, b
+        self.gh, self.gw = gh, gw = -(-h // b), -(-w // b)
+        self.stride = gw + 2 * r
+        self.length = gh * self.stride  # flat length of one message, junk columns included
+        self.base = r * self.stride + r  # flat index of grid cell (0, 0)
+        self.radius = r
+        self.flat_len = (gh + 2 * r) * self.stride + 2 * r
+        self.scale = None
+        if h % b or w % b:
+            self.scale = (1.0 / _pool(np.ones(shape, np.float32), b, None)).astype(np.float32)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        pos = self.differences(_pool(np.dstack([ys, xs]), b, self.scale))
+        dist2 = (pos * pos).sum(axis=0)
+        inside = self.to_flat(np.ones((gh, gw, 1), np.float32))
+        valid = (self.neighbours(inside)[0] > 0) & (self.centre(inside)[0] > 0)
+        valid[r, r] = False  # the centre sends no message to itself
+        pos_k = cfg.pos_weight * np.exp(-dist2 / (2 * cfg.pos_sigma**2))
+        self.pos_kernel = np.where(valid, pos_k, 0).astype(np.float32)
+        with np.errstate(divide="ignore"):  # app_weight 0 gives log 0 = -inf, i.e. no appearance term
+            app_log = np.log(cfg.app_weight) - dist2 / (2 * cfg.app_pos_sigma**2)
+        self.app_log = np.where(valid, app_log, -np.inf).astype(np.float32)
+        self.qbuf = np.zeros(self.flat_len, np.float32)
+        self.qgrid = self.grid_view(self.qbuf[None])[0]
+        self.window = np.empty(self.pos_kernel.shape, np.float32)
+
+    def grid_view(self, flat: np.ndarray) -> np.ndarray:
+        """(c, gh, gw) view of the in-image cells of a (c, flat_len) buffer."""
+        r = (self.stride - self.gw) // 2
+        rows = flat[:, : (self.gh + 2 * r) * self.stride].reshape(len(flat), -1, self.stride)
+        return rows[:, r : r + self.gh, r : r + self.gw]
+
+    def to_flat(self, grid: np.ndarray) -> np.ndarray:
+        """Zero-padded flat (c, flat_len) copy of a (gh, gw, c) grid."""
+        out = np.zeros((grid.shape[2], self.flat_len), np.float32)
+        self.grid_view(out)[...] = np.moveaxis(grid, 2, 0)
+        return out
+
+    def neighbours(self, flat: np.ndarray) -> np.ndarray:
+        """(c, k, k, length) strided view of every cell's window neighbours (centre included)."""
+        channel, item = flat.strides  # offset (-r, -r) of cell (0, 0) is flat index 0
+        k = 2 * self.radius + 1
+        return as_strided(flat, (len(flat), k, k, self.length), (channel, self.stride * item, item, item))
+
+    def centre(self, flat: np.ndarray) -> np.ndarray:
+        """(c, 1, 1, length) values of the cells themselves, aligned with `neighbours`."""
+        return flat[:, None, None, self.base : self.base + self.length]
+
+    def differences(self, grid: np.ndarray) -> np.ndarray:
+        """(c, k, k, length) neighbour-minus-centre differences of a feature grid."""
+        flat = self.to_flat(grid)
+        return self.neighbours(flat) - self.centre(flat)
+
+    def upsample(self, flat_message: np.ndarray) -> np.ndarray:
+        """Bilinear (half-pixel, like ConvCRF's upsampling) from the grid back to the input shape."""
+        grid = flat_message.reshape(self.gh, self.stride)[:, : self.gw]
+        if self.blur == 1:
+            return grid
+        up = cv2.resize(grid, (self.gw * self.blur, self.gh * self.blur), interpolation=cv2.INTER_LINEAR)
+        return up[: self.shape[0], : self.shape[1]]
+
+
+class ConvCRF:
+    """Refines the model's polyp probability with a fully vectorised mean-field ConvCRF.
+
+    Holds per-shape caches and scratch buffers: use one instance per thread.
+    """
+
+    def __init__(self, config: CRFConfig) -> None:
+        self.config = config
+        self._grids: dict[tuple[int, int], _Grid] = {}
+
+    def _grid(self, shape: tuple[int, int]) -> _Grid:
+        grid = self._grids.get(shape)
+        if grid is None:
+            if len(self._grids) >= _MAX_CACHED_GRIDS:
+                self._grids.clear()
+            grid = self._grids[shape] = _Grid(shape, self.config)
+        return grid
+
+    def _kernel(self, grid: _Grid, image: np.ndarray) -> np.ndarray:
+        """Smoothness plus appearance kernel of this frame, (k, k, length), times 2 (see module)."""
+        colours = _pool(image.astype(np.float32), grid.blur, grid.scale)
+        diff = grid.differences(colours)
+        diff *= diff
+        kernel = diff.sum(axis=0)
+        kernel *= -0.5 / self.config.app_col_sigma**2
+        kernel += grid.app_log
+        np.exp(kernel, out=kernel)
+        kernel += grid.pos_kernel
+        kernel *= 2.0
+        return kernel
+
+    def refine(self, prob: np.ndarray, image: np.ndarray, iterations: int | None = None) -> np.ndarray:
+        """Return the refined HxW float32 polyp probability; `image` is the frame at prob's size."""
+        iterations = self.config.iterations if iterations is None else iterations
+        if iterations <= 0:
+            return prob.astype(np.float32, copy=True)
+        if image.shape[:2] != prob.shape or image.ndim != 3:
+            raise ValueError(f"CRF image {image.shape} does not match probability map {prob.shape}")
+        grid = self._grid(prob.shape)
+        kernel = self._kernel(grid, image)
+        p = np.clip(prob, _EPS, 1.0 - _EPS, dtype=np.float32)
+        # Q1 = 1 / (1 + exp(neg_unary + S - 2 m1)), neg_unary = unary0 - unary1, S = sum_j k_ij.
+        neg_unary = np.log1p(-p) - np.log(p)
+        neg_unary *= self.config.unary_weight
+        q = self._sigmoid(neg_unary)
+        neg_logit0 = neg_unary + grid.upsample(kernel.sum(axis=(0, 1)) * 0.5)
+        window = grid.window
+        for _ in range(iterations):
+            grid.qgrid[...] = _pool(q, grid.blur, grid.scale)
+            np.multiply(grid.neighbours(grid.qbuf[None])[0], kernel, out=window)
+            q = self._sigmoid(neg_logit0 - grid.upsample(window.sum(axis=(0, 1))))
+        return q
+
+    @staticmethod
+    def _sigmoid(neg_logit: np.ndarray) -> np.ndarray:
+        """1 / (1 + exp(neg_logit)) in float32; cv2.exp saturates quietly instead of warning."""
+        t = cv2.exp(np.ascontiguousarray(neg_logit, np.float32))
+        t += 1.0
+        return np.reciprocal(t, out=t)

@@ -1,0 +1,47 @@
+"""One small exception family; each maps to a distinct exit code in main.py."""
+
+
+class LGPSError(Exception):
+    """Base class for errors that are the user's to fix (bad input), shown as one line."""
+
+    exit_code = 1
+
+
+class ConfigError(LGPSError):
+    exit_code = 2
+
+
+class SourceError(LGPSError):
+    """A video source is missing, unreadable, not video, or unreachable."""
+
+    exit_code = 3
+
+
+class ModelError(LGPSError):
+    """The model file is missing, malformed, or not an LGPS segmentation model."""
+
+    exit_code = 4
+
+
+class RecorderError(LGPSError):
+    """The annotated clip cannot be written (codec missing, disk full, folder not writable)."""
+
+    exit_code = 5
+
+
+class DataError(LGPSError):
+    """A dataset folder is missing or malformed."""
+
+    exit_code = 6
+
+
+class SourceInvalidError(SourceError):
+    """The source exists but is not decodable video (wrong format, corrupt header)."""
+
+    exit_code = 7
+
+
+class SourceTruncatedError(SourceError):
+    """The source ended before its declared length; what could be read was processed."""
+
+    exit_code = 8

@@ -1,0 +1,207 @@
+"""The engine: segment → ConvCRF → temporal smoothing → post-process → overlay, timed per stage.
+
+`FrameProcessor` runs the stages on one frame (used directly by the frame-exact export).
+`Pipeline` wires a source to it live: capture thread → latest-frame slot → engine thread →
+listeners. Settings change live through `LiveSettings`, read once per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from engine.capture import CaptureStatus, CaptureThread, LatestFrameSlot
+from engine.config import Config
+from engine.convcrf import ConvCRF
+from engine.overlay import draw_overlay, format_readout
+from engine.postprocess import PolypExtractor, TemporalSmoother
+from engine.results import Frame, Result
+from engine.segmenter import Segmenter
+from engine.sources import FrameSource, open_source
+from engine.stats import RateMeter, RollingStats, timed
+
+log = logging.getLogger(__name__)
+ResultListener = Callable[[Result], None]
+
+
+class LiveSettings:
+    """The one thread-safe settings object: the GUI writes, the engine reads once per frame."""
+
+    def __init__(self, config: Config):
+        self._config = config
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Config:
+        return self._config  # an immutable snapshot; replacing the reference is atomic
+
+    def update(self, section: str, **changes: Any) -> Config:
+        """Change keys of one section, validated like config.yaml (raises ConfigError)."""
+        with self._lock:
+            self._config = self._config.replace(section, **changes)
+            return self._config
+
+
+class FrameProcessor:
+    """All per-frame stages, in order. Owns the interpreter: call from one thread only."""
+
+    def __init__(self, config: Config, segmenter: Segmenter | None = None):
+        seg = config.segmenter
+        self.segmenter = segmenter or Segmenter(seg.model, seg.threads, seg.input_mode)
+        self._crf_config = config.crf
+        self.crf = ConvCRF(config.crf)
+        self.smoother = TemporalSmoother(config.postprocess.smoothing_alpha)
+        self.extractor = PolypExtractor(config.postprocess.track_iou)
+        self.stats = RollingStats()
+        self.fps_meter = RateMeter()
+
+    def reset(self) -> None:
+        """Forget temporal state (new source, seek)."""
+        self.smoother.reset()
+        self.extractor.reset()
+
+    def process(self, frame: Frame, config: Config, *, draw: bool = True, dropped: int = 0) -> Result:
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+        with timed(timings, "segment"):
+            out = self.segmenter.infer(frame.image)
+        prob = out.prob
+        with timed(timings, "crf"):
+            if config.crf.enabled and config.crf.iterations > 0:
+                prob = self._crf_for(config).refine(prob, out.image, config.crf.iterations)
+        post = config.postprocess
+        with timed(timings, "postprocess"):
+            self.smoother.alpha = post.smoothing_alpha if post.smoothing else 0.0
+            prob = self.smoother.apply(prob, frame.index)
+            prob_frame = self.segmenter.to_frame(prob, frame.image.shape, out.content)
+            mask, polyps = self.extractor.extract(prob_frame, post.threshold, post.min_area_frac)
+        engine_fps = self.fps_meter.tick()
+        annotated = None
+        with timed(timings, "overlay"):
+            if draw:
+                readout = self._readout(engine_fps, config)
+                annotated = draw_overlay(frame.image, polyps, config.overlay, readout=readout)
+        timings["total"] = (time.perf_counter() - start) * 1000.0
+        result = Result(
+            frame=frame, prob=prob_frame, mask=mask, polyps=polyps, timings_ms=timings,
+            result_time=time.monotonic(), annotated=annotated, dropped_frames=dropped,
+            engine_fps=engine_fps,
+        )
+        for name, value in timings.items():
+            self.stats.add(name, value)
+        self.stats.add("latency", result.latency_ms)
+        return result
+
+    def _crf_for(self, config: Config) -> ConvCRF:
+        """Rebuild the CRF only when its kernel parameters change (iterations are per call)."""
+        wanted = replace(config.crf, iterations=self._crf_config.iterations, enabled=True)
+        if wanted != replace(self._crf_config, enabled=True):
+            self._crf_config = config.crf
+            self.crf = ConvCRF(config.crf)
+        return self.crf
+
+    def _readout(self, engine_fps: float, config: Config) -> str:
+        latency = self.stats.summary().get("latency", {}).get("median", 0.0)
+        return format_readout(engine_fps, latency, config.crf.enabled)
+
+
+class Pipeline:
+    """Source → capture thread → latest-frame slot → engine thread → result listeners."""
+
+    def __init__(
+        self, config: Config, source: FrameSource | None = None, *,
+        processor: FrameProcessor | None = None, draw: bool = True,
+    ):
+        self.settings = LiveSettings(config)
+        self.processor = processor or FrameProcessor(config)
+        cap = config.capture
+        self.source = source or open_source(cap.source)
+        self.slot = LatestFrameSlot()
+        self.capture = CaptureThread(
+            self.source, self.slot, realtime=cap.realtime, speed=cap.speed, loop=cap.loop,
+            reconnect_initial_s=cap.reconnect_initial_s, reconnect_max_s=cap.reconnect_max_s,
+        )
+        self.draw = draw
+        self.result_listeners: list[ResultListener] = []
+        self.error: str | None = None
+        self.frames_processed = 0
+        self._stop = threading.Event()
+        self._last_index = -1
+        self._engine = threading.Thread(target=self._run, name="lgps-engine", daemon=True)
+
+    # -- wiring -------------------------------------------------------------------------------
+    def add_result_listener(self, listener: ResultListener) -> None:
+        self.result_listeners.append(listener)
+
+    def add_frame_listener(self, listener: Callable[[Frame], None]) -> None:
+        self.capture.frame_listeners.append(listener)
+
+    def add_status_listener(self, listener: Callable[[CaptureStatus], None]) -> None:
+        self.capture.status_listeners.append(listener)
+
+    # -- life cycle ---------------------------------------------------------------------------
+    def start(self) -> Pipeline:
+        self._engine.start()
+        self.capture.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop both threads and wait for them; safe to call twice."""
+        self._stop.set()
+        self.capture.stop()
+        self.slot.close()
+        for thread in (self.capture, self._engine):
+            if thread.is_alive() and thread is not threading.current_thread():
+                thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._engine.is_alive()
+
+    def wait_until_done(self, timeout: float | None = None) -> bool:
+        """Wait for a file source to end and the engine to drain; True if it finished."""
+        self.capture.join(timeout)
+        self._engine.join(timeout)
+        return not self._engine.is_alive()
+
+    # -- the engine thread --------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            frame = self.slot.take(timeout=0.1)
+            if frame is None:
+                if not self.capture.is_alive() and self.capture.ident is not None:
+                    break  # source finished and the slot is empty
+                continue
+            if frame.index != self._last_index + 1:
+                self.processor.reset()  # seek, loop or drop: temporal state no longer applies
+            self._last_index = frame.index
+            try:
+                result = self.processor.process(
+                    frame, self.settings.current, draw=self.draw, dropped=self.slot.dropped
+                )
+            except Exception as exc:  # the engine must report, not die silently
+                log.exception("engine failed on frame %d", frame.index)
+                self.error = f"engine error on frame {frame.index}: {exc}"
+                break
+            self.frames_processed += 1
+            for listener in list(self.result_listeners):
+                try:
+                    listener(result)
+                except Exception:  # one broken consumer must not stop the others
+                    log.exception("result listener failed")
+
+    def stats(self) -> dict[str, Any]:
+        """Per-stage median/p95 (ms), engine fps, latency, dropped frames."""
+        summary = self.processor.stats.summary()
+        return {
+            "stages": summary,
+            "engine_fps": self.processor.fps_meter.rate,
+            "dropped_frames": self.slot.dropped,
+            "frames_processed": self.frames_processed,
+            "frames_read": self.capture.frames_read,
+            "corrupt_frames": self.source.corrupt_frames,
+        }

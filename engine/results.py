@@ -1,0 +1,87 @@
+"""Plain, immutable data passed between stages and threads.
+
+Frames are BGR uint8 (OpenCV's order) everywhere in the engine; the segmenter converts to RGB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """What is known about a source once it is open."""
+
+    name: str
+    kind: str  # "file" | "camera" | "stream" | "folder" | "demo"
+    width: int
+    height: int
+    fps: float  # nominal frames per second (a guess of 30 for sources that do not say)
+    frame_count: int | None  # None for live sources
+
+    @property
+    def is_live(self) -> bool:
+        """Live sources cannot be paused into the past, seeked or looped."""
+        return self.kind in ("camera", "stream")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured frame, stamped by the capture thread."""
+
+    index: int  # position in the source (file frame number; running count for live sources)
+    capture_time: float  # time.monotonic() when the frame was read
+    image: np.ndarray  # HxWx3 BGR uint8
+    pts_s: float = 0.0  # presentation time in the source, seconds
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.shape[1], self.image.shape[0]
+
+
+@dataclass(frozen=True)
+class Polyp:
+    """One detected polyp in frame coordinates."""
+
+    id: int  # stable across frames while the polyp stays in view (temporal tracking)
+    area: int  # pixels
+    box: tuple[int, int, int, int]  # x, y, w, h
+    mean_prob: float
+    max_prob: float
+    contour: np.ndarray = field(repr=False)  # Nx2 int32, frame coordinates
+
+    @property
+    def confidence(self) -> float:
+        """The confidence shown to the user: the region's mean probability."""
+        return self.mean_prob
+
+    def to_json(self) -> dict:
+        return {
+            "id": self.id,
+            "area": self.area,
+            "box": list(self.box),
+            "mean_prob": round(self.mean_prob, 4),
+            "max_prob": round(self.max_prob, 4),
+        }
+
+
+@dataclass(frozen=True)
+class Result:
+    """Everything the engine knows about one processed frame."""
+
+    frame: Frame
+    prob: np.ndarray = field(repr=False)  # HxW float32 polyp probability at frame size (after CRF/smoothing)
+    mask: np.ndarray = field(repr=False)  # HxW uint8 0/255 after threshold and clean-up
+    polyps: tuple[Polyp, ...]
+    timings_ms: dict[str, float]  # per stage: segment, crf, postprocess, overlay, total
+    result_time: float  # time.monotonic() when the result was published
+    annotated: np.ndarray | None = field(default=None, repr=False)  # BGR frame with overlay drawn
+    dropped_frames: int = 0  # frames the engine skipped so far (latest-frame slot)
+    engine_fps: float = 0.0
+
+    @property
+    def latency_ms(self) -> float:
+        """Capture-to-result latency of this frame."""
+        return (self.result_time - self.frame.capture_time) * 1000.0

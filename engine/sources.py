@@ -1,0 +1,281 @@
+"""Open a video source from one string: a file, a camera, a stream URL, an image folder or the demo.
+
+Every source reads its first frame before `open_source` returns, so a bad source fails at once with
+a clear one-line error instead of an empty window later.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from engine.errors import SourceError, SourceInvalidError
+from engine.results import SourceInfo
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+FOLDER_FPS = 25.0
+LIVE_DEFAULT_FPS = 30.0
+_URL = re.compile(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", re.IGNORECASE)
+
+
+class FrameSource(ABC):
+    """A source of BGR frames with stable indices."""
+
+    info: SourceInfo
+    corrupt_frames: int = 0  # frames that could not be decoded and were skipped
+
+    @abstractmethod
+    def read(self) -> tuple[int, float, np.ndarray] | None:
+        """The next (index, pts seconds, BGR image), or None at the end of the source."""
+
+    def seek(self, index: int) -> None:
+        """Position so that the next read returns frame `index` (files and folders only)."""
+        raise SourceError(f"{self.info.name}: seeking is not possible on a live source")
+
+    def reopen(self) -> None:
+        """Reconnect a live source after a drop-out; raises SourceError while it is unavailable."""
+        raise SourceError(f"{self.info.name}: cannot be reopened")
+
+    @property
+    def ended_early(self) -> bool:
+        """True when a file stopped before its declared frame count (truncated)."""
+        return False
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the underlying file or device."""
+
+
+class VideoFileSource(FrameSource):
+    """A video file decoded by FFmpeg through PyAV: frame-exact seeking, corrupt packets skipped."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise SourceError(f"video file not found: {self.path}")
+        if self.path.is_dir():
+            raise SourceError(f"not a video file (a folder): {self.path}")
+        try:
+            self._container = av.open(str(self.path))
+        except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+            raise SourceInvalidError(f"not a readable video: {self.path} ({_reason(exc)})") from None
+        if not self._container.streams.video:
+            self._container.close()
+            raise SourceInvalidError(f"not a video: {self.path} has no video stream")
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        fps = float(rate) if rate else LIVE_DEFAULT_FPS
+        self._time_base = float(self._stream.time_base or 1 / 90000)
+        self._start_pts = self._stream.start_time or 0
+        self._declared = self._stream.frames or None
+        self._last_index = -1
+        self._frames = self._decode()
+        self._pending: tuple[int, float, np.ndarray] | None = None
+        self._pending = self.read()
+        if self._pending is None:
+            raise SourceInvalidError(f"not a readable video: {self.path} has no decodable frame")
+        height, width = self._pending[2].shape[:2]
+        count = self._declared or _estimate_count(self._container, self._stream, fps)
+        self.info = SourceInfo(self.path.name, "file", width, height, fps, count)
+
+    def _index_of(self, frame: av.VideoFrame) -> int:
+        if frame.pts is None:
+            return self._last_index + 1
+        seconds = (frame.pts - self._start_pts) * self._time_base
+        return max(0, int(round(seconds * self._fps_value())))
+
+    def _fps_value(self) -> float:
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        return float(rate) if rate else LIVE_DEFAULT_FPS
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        try:
+            for packet in self._container.demux(self._stream):
+                try:
+                    yield from packet.decode()
+                except av.error.InvalidDataError:
+                    self.corrupt_frames += 1
+        except av.error.FFmpegError:
+            self.corrupt_frames += 1  # unreadable tail: treated as the end
+
+    def read(self) -> tuple[int, float, np.ndarray] | None:
+        if self._pending is not None:
+            item, self._pending = self._pending, None
+            return item
+        for frame in self._frames:
+            index = self._index_of(frame)
+            if index <= self._last_index:
+                index = self._last_index + 1  # variable-rate timestamps: keep indices increasing
+            self._last_index = index
+            return index, index / self._fps_value(), frame.to_ndarray(format="bgr24")
+        return None
+
+    def seek(self, index: int) -> None:
+        index = max(0, index)
+        target = self._start_pts + int(index / self._fps_value() / self._time_base)
+        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
+        self._frames = self._decode()
+        self._pending = None
+        self._last_index = -1
+        while True:
+            item = self.read()
+            if item is None:
+                return
+            if item[0] >= index:
+                self._pending = item
+                self._last_index = item[0] - 1
+                return
+
+    @property
+    def ended_early(self) -> bool:
+        return self._declared is not None and self._last_index + 1 < self._declared
+
+    def close(self) -> None:
+        self._container.close()
+
+
+class CaptureDeviceSource(FrameSource):
+    """A camera (index or device path) or a network stream, read through OpenCV."""
+
+    def __init__(self, spec: str, kind: str):
+        self.spec, self.kind = spec, kind
+        self._capture = self._open()
+        first = self._read_first()
+        self._pending: np.ndarray | None = first
+        self._count = 0
+        fps = self._capture.get(cv2.CAP_PROP_FPS)
+        fps = fps if 1.0 <= fps <= 240.0 else LIVE_DEFAULT_FPS
+        self.info = SourceInfo(spec, kind, first.shape[1], first.shape[0], fps, None)
+
+    def _open(self) -> cv2.VideoCapture:
+        if self.kind == "camera":
+            target: int | str = int(self.spec) if self.spec.isdigit() else self.spec
+            capture = cv2.VideoCapture(target)
+            what = f"camera {self.spec}"
+        else:
+            params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
+            capture = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG, params)
+            what = f"stream {self.spec}"
+        if not capture.isOpened():
+            capture.release()
+            raise SourceError(f"{what} is not available (not connected, or no permission)")
+        return capture
+
+    def _read_first(self) -> np.ndarray:
+        ok, image = self._capture.read()
+        if not ok or image is None:
+            self._capture.release()
+            raise SourceError(f"{self.kind} {self.spec} opened but delivers no frames")
+        return image
+
+    def read(self) -> tuple[int, float, np.ndarray] | None:
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+        else:
+            ok, image = self._capture.read()
+            if not ok or image is None:
+                return None
+        index = self._count
+        self._count += 1
+        return index, index / self.info.fps, image
+
+    def reopen(self) -> None:
+        self._capture.release()
+        self._capture = self._open()
+        self._pending = self._read_first()
+
+    def close(self) -> None:
+        self._capture.release()
+
+
+class ImageFolderSource(FrameSource):
+    """A folder of still images replayed in name order (natural sort: 2.jpg before 10.jpg)."""
+
+    def __init__(self, folder: str | Path, fps: float = FOLDER_FPS):
+        self.folder = Path(folder)
+        self._fps = fps
+        self._files = sorted(
+            (p for p in self.folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key
+        )
+        if not self._files:
+            kinds = ", ".join(sorted(IMAGE_SUFFIXES))
+            raise SourceInvalidError(f"no images ({kinds}) in folder {self.folder}")
+        self._next = 0
+        first = self._load_at_or_after(0)
+        if first is None:
+            raise SourceInvalidError(f"no readable image in folder {self.folder}")
+        self._size = (first[2].shape[1], first[2].shape[0])
+        self._next = first[0]
+        self.info = SourceInfo(self.folder.name, "folder", *self._size, fps, len(self._files))
+
+    def _load_at_or_after(self, start: int) -> tuple[int, float, np.ndarray] | None:
+        for index in range(start, len(self._files)):
+            image = cv2.imread(str(self._files[index]), cv2.IMREAD_COLOR)
+            if image is not None:
+                return index, index / self._fps, image
+            self.corrupt_frames += 1
+        return None
+
+    def read(self) -> tuple[int, float, np.ndarray] | None:
+        item = self._load_at_or_after(self._next)
+        if item is None:
+            self._next = len(self._files)
+            return None
+        index, pts, image = item
+        self._next = index + 1
+        if (image.shape[1], image.shape[0]) != self._size:
+            image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
+        return index, pts, image
+
+    def seek(self, index: int) -> None:
+        self._next = min(max(0, index), len(self._files))
+
+
+def open_source(spec: str | int) -> FrameSource:
+    """Open a source from its description, reading the first frame so failures surface now."""
+    spec = str(spec).strip()
+    if not spec:
+        raise SourceError("no source given")
+    if spec == "demo":
+        from engine.demo import demo_clip_path
+
+        return VideoFileSource(demo_clip_path())
+    if _URL.match(spec):
+        return CaptureDeviceSource(spec, "stream")
+    if spec.isdigit() or spec.startswith("/dev/video"):
+        return CaptureDeviceSource(spec, "camera")
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return ImageFolderSource(path)
+    return VideoFileSource(path)
+
+
+def list_cameras() -> list[tuple[str, str]]:
+    """(device path, human name) of the video capture devices present (Linux V4L2)."""
+    cameras = []
+    for node in sorted(Path("/sys/class/video4linux").glob("video*"), key=_natural_key):
+        name_file = node / "name"
+        name = name_file.read_text().strip() if name_file.exists() else node.name
+        cameras.append((f"/dev/{node.name}", name))
+    return cameras
+
+
+def _natural_key(path: Path) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def _estimate_count(container: av.container.InputContainer, stream: av.video.VideoStream, fps: float):
+    duration = float(stream.duration * stream.time_base) if stream.duration else None
+    if duration is None and container.duration:
+        duration = container.duration / av.time_base
+    return int(round(duration * fps)) if duration else None
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc).split(":")[0] or type(exc).__name__

@@ -1,0 +1,111 @@
+"""LGPS Live command line: the window (default), headless export, benchmark, evaluation.
+
+Exit codes: 0 ok, 1 unexpected error, 2 usage or config error, 3 source unavailable, 4 model error,
+5 recording error, 6 dataset error, 7 source is not readable video, 8 source truncated, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+
+from engine.config import load_config
+from engine.errors import LGPSError
+
+EXIT_UNEXPECTED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="main.py", description="LGPS Live: live polyp segmentation.")
+    parser.add_argument("--config", help="config file (default: config.yaml beside main.py)")
+    parser.add_argument("--model", help="override segmenter.model")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
+    parser.add_argument("--source", help="window: open this file, camera index/device, URL or folder")
+    parser.add_argument("--screenshot", help="window: save a screenshot to this PNG, then quit")
+    parser.add_argument("--quit-after", type=float, help="window: quit after this many seconds")
+    sub = parser.add_subparsers(dest="command")
+
+    export = sub.add_parser("export", help="annotate a whole clip headless, frame by frame")
+    export.add_argument("input", help="video file, image folder, or 'demo'")
+    export.add_argument("-o", "--output", required=True, help="annotated MP4 to write")
+    export.add_argument("--events", help="write one JSON line per frame here")
+    export.add_argument("--masks", help="write binary mask PNGs into this folder")
+    export.add_argument("--no-crf", action="store_true", help="disable the ConvCRF stage")
+
+    bench = sub.add_parser("bench", help="measure inference and the live pipeline")
+    bench.add_argument("--source", dest="bench_source", help="clip to run (default: a generated 720p clip)")
+    bench.add_argument("--seconds", type=float, default=15.0, help="pipeline run length")
+    bench.add_argument("--realtime", action="store_true", help="pace the clip at its fps instead of max speed")
+    bench.add_argument("--no-crf", action="store_true", help="disable the ConvCRF stage")
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+
+    evaluate = sub.add_parser("evaluate", help="accuracy on images/ + masks/ folders")
+    try:
+        from training.evaluate import add_arguments
+    except ImportError:  # pragma: no cover - the evaluator ships with the repository
+        add_arguments = None
+    if add_arguments:
+        add_arguments(evaluate)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    if args.model:
+        config = config.replace("segmenter", model=args.model)
+    if getattr(args, "no_crf", False):
+        config = config.replace("crf", enabled=False)
+    if args.command == "export":
+        from engine.export_job import export_clip
+
+        summary = export_clip(config, args.input, args.output, events_path=args.events, masks_dir=args.masks)
+        print(f"wrote {summary.frames_written} frames to {summary.output}")
+        return 0
+    if args.command == "bench":
+        from engine.bench import format_report, run_bench
+
+        report = run_bench(config, args.bench_source, args.seconds, args.realtime)
+        print(json.dumps(report, indent=None) if args.json else format_report(report))
+        return 0
+    if args.command == "evaluate":
+        from training.evaluate import run
+
+        args.config_obj = config
+        return run(args)
+    try:
+        from app.main_window import run_app
+    except ImportError as exc:
+        print(f"error: the window cannot start: {exc}", file=sys.stderr)
+        return EXIT_UNEXPECTED
+    return run_app(config, source=args.source, screenshot=args.screenshot, quit_after=args.quit_after)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse has printed its usage line
+        return int(exc.code or 0) and EXIT_USAGE
+    try:
+        return _run(args)
+    except LGPSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.debug or os.environ.get("LGPS_DEBUG"):
+            raise
+        print(f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
+        return EXIT_UNEXPECTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
