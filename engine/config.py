@@ -111,6 +111,8 @@ class TrainingConfig:
     freeze_encoder_bn: bool = True
     seed: int = _range(42, 0, 2**31 - 1)
     out_dir: str = "runs/lgps"
+    cache_size: int = _range(320, 64, 2048)
+    loader_workers: int = _range(4, 1, 64)
 
 
 @dataclass(frozen=True)

@@ -24,16 +24,17 @@ _EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the log
 _MAX_CACHED_GRIDS = 4
 
 
-def _pool(image: np.ndarray, blur: int, scale: np.ndarray | None) -> np.ndarray:
-    """Average-pool by `blur` to a ceil-sized grid; a partial edge cell averages in-image pixels only.
+def _pool(image: np.ndarray, blur: int, scale: np.ndarray | None = None) -> np.ndarray:
+    """Average-pool by `blur` to a ceil-sized grid, zero-padding partial edge cells.
 
-    `scale` is cells-area / in-image-pixel-count per cell, None when the size divides evenly.
+    `scale` (cell area / in-image pixels, per cell) turns a partial cell's mean over the padded cell
+    into the mean over its in-image pixels, like avg_pool2d(count_include_pad=False).
     """
     if blur == 1:
         return image.astype(np.float32, copy=False)
     h, w = image.shape[:2]
     gh, gw = -(-h // blur), -(-w // blur)
-    if scale is not None:  # zero-pad to whole cells, then rescale the partial cells' means
+    if (gh * blur, gw * blur) != (h, w):
         padded = np.zeros((gh * blur, gw * blur) + image.shape[2:], np.float32)
         padded[:h, :w] = image
         image = padded
@@ -58,7 +59,7 @@ class _Grid:
         self.flat_len = (gh + 2 * r) * self.stride + 2 * r
         self.scale = None
         if h % b or w % b:
-            self.scale = (1.0 / _pool(np.ones(shape, np.float32), b, None)).astype(np.float32)
+            self.scale = (1.0 / _pool(np.ones(shape, np.float32), b)).astype(np.float32)
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         pos = self.differences(_pool(np.dstack([ys, xs]), b, self.scale))
         dist2 = (pos * pos).sum(axis=0)

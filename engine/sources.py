@@ -109,9 +109,14 @@ class VideoFileSource(FrameSource):
             item, self._pending = self._pending, None
             return item
         for frame in self._frames:
+            if frame.is_corrupt:
+                self.corrupt_frames += 1
+                continue
             index = self._index_of(frame)
             if index <= self._last_index:
                 index = self._last_index + 1  # variable-rate timestamps: keep indices increasing
+            elif self._last_index >= 0:
+                self.corrupt_frames += index - self._last_index - 1  # frames lost to damaged data
             self._last_index = index
             return index, index / self._fps_value(), frame.to_ndarray(format="bgr24")
         return None
@@ -134,7 +139,12 @@ class VideoFileSource(FrameSource):
 
     @property
     def ended_early(self) -> bool:
-        return self._declared is not None and self._last_index + 1 < self._declared
+        """Fewer frames than the container declares (or its duration implies, within 2%)."""
+        expected = self.info.frame_count
+        if not expected:
+            return False
+        slack = 0 if self._declared else max(2, round(expected * 0.02))
+        return self._last_index + 1 < expected - slack
 
     def close(self) -> None:
         self._container.close()

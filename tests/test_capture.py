@@ -1,0 +1,124 @@
+"""The latest-frame slot and the capture thread: drop, never queue; pause, seek, step, loop, pace."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.capture import CaptureThread, LatestFrameSlot
+from engine.results import Frame
+from engine.sources import open_source
+
+from conftest import write_clip
+
+
+def _frame(i: int) -> Frame:
+    return Frame(i, time.monotonic(), np.zeros((2, 2, 3), np.uint8))
+
+
+def test_slot_keeps_only_the_newest_and_counts_drops():
+    slot = LatestFrameSlot()
+    for i in range(5):
+        slot.put(_frame(i))
+    assert slot.take(0.1).index == 4
+    assert slot.dropped == 4
+    assert slot.take(0.01) is None
+
+
+def test_slot_wakes_a_waiting_consumer():
+    slot = LatestFrameSlot()
+    got = []
+    consumer = threading.Thread(target=lambda: got.append(slot.take(5.0)))
+    consumer.start()
+    time.sleep(0.05)
+    slot.put(_frame(7))
+    consumer.join(5)
+    assert got and got[0].index == 7
+
+
+def test_slow_consumer_drops_instead_of_queueing(real_clip, real_frames):
+    """A consumer 4x slower than the source sees fresh frames; the rest are dropped, not queued."""
+    slot = LatestFrameSlot()
+    capture = CaptureThread(open_source(str(real_clip)), slot, realtime=True)
+    capture.start()
+    seen, ages = [], []
+    deadline = time.monotonic() + 10
+    while capture.is_alive() and time.monotonic() < deadline:
+        frame = slot.take(0.5)
+        if frame is None:
+            continue
+        ages.append(time.monotonic() - frame.capture_time)
+        seen.append(frame.index)
+        time.sleep(0.16)  # 4 frame intervals at 25 fps
+    capture.stop()
+    capture.join(5)
+    leftover = slot.take(0.0)
+    assert seen == sorted(seen) and len(seen) < 20
+    assert slot.dropped > 0
+    assert slot.dropped + len(seen) + (leftover is not None) == capture.frames_read == len(real_frames)
+    assert max(ages) < 0.1  # a frame waits at most one source interval, never behind a queue
+
+
+def _collect(capture: CaptureThread) -> list[int]:
+    got: list[int] = []
+    capture.frame_listeners.append(lambda f: got.append(f.index))
+    return got
+
+
+@pytest.fixture
+def numbered_clip(tmp_path):
+    frames = [np.full((48, 64, 3), 5 * i, np.uint8) for i in range(40)]
+    return write_clip(frames, tmp_path / "n.mp4", gop=10)
+
+
+def test_pause_stops_frames_and_seek_and_step_land_exactly(numbered_clip):
+    capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=True)
+    got = _collect(capture)
+    capture.start()
+    time.sleep(0.3)
+    capture.pause()
+    time.sleep(0.1)
+    count = len(got)
+    time.sleep(0.3)
+    assert len(got) == count  # paused: no frame advance
+    capture.seek(25)
+    _wait(lambda: got[-1] == 25)
+    capture.step(1)
+    _wait(lambda: got[-1] == 26)
+    capture.step(-3)
+    _wait(lambda: got[-1] == 23)
+    assert capture.paused
+    capture.stop()
+    capture.join(5)
+    assert not capture.is_alive()
+
+
+def test_realtime_pacing_follows_fps_and_speed(numbered_clip):
+    for speed, expected in ((1.0, 39 / 25), (2.0, 39 / 50)):
+        capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=True, speed=speed)
+        capture.start()
+        start = time.monotonic()
+        capture.join(10)
+        assert time.monotonic() - start == pytest.approx(expected, rel=0.25)
+        assert capture.status.state == "ended"
+
+
+def test_loop_restarts_at_the_beginning(numbered_clip):
+    capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=False, loop=True)
+    got = _collect(capture)
+    capture.start()
+    _wait(lambda: len(got) > 90)
+    capture.stop()
+    capture.join(5)
+    assert got[:40] == list(range(40)) and got[40:80] == list(range(40))
+
+
+def _wait(condition, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)

@@ -1,0 +1,60 @@
+"""The segmenter on a real .tflite model: shapes, quantisation read from the file, clear failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import ModelError
+from engine.segmenter import Segmenter
+
+from conftest import DATA
+
+
+def test_reads_input_size_and_quantisation_from_file(model_path):
+    seg = Segmenter(model_path, threads=2)
+    assert seg.input_size == 256
+    assert seg.input_dtype in ("int8", "uint8", "float32")
+
+
+@pytest.mark.parametrize("shape", [(500, 574), (720, 1280), (101, 37)])
+@pytest.mark.parametrize("mode", ["stretch", "letterbox"])
+def test_probability_map_at_frame_size(model_path, real_frames, shape, mode):
+    import cv2
+
+    seg = Segmenter(model_path, input_mode=mode)
+    frame = cv2.resize(real_frames[0], (shape[1], shape[0]))
+    prob = seg.segment(frame)
+    assert prob.shape == shape and prob.dtype == np.float32
+    assert 0.0 <= prob.min() <= prob.max() <= 1.0
+    out = seg.infer(frame)
+    assert out.prob.shape == (256, 256) and out.image.shape == (256, 256, 3)
+
+
+def test_letterbox_keeps_the_frame_inside_the_grid(model_path):
+    seg = Segmenter(model_path, input_mode="letterbox")
+    frame = np.full((100, 400, 3), 255, np.uint8)
+    out = seg.infer(frame)
+    x, y, w, h = out.content
+    assert (x, w) == (0, 256) and h == 64 and y == 96
+    assert out.image[:y].max() == 0 and out.image[y : y + h].min() == 255
+
+
+def test_missing_model(tmp_path):
+    with pytest.raises(ModelError, match="model file not found"):
+        Segmenter(tmp_path / "none.tflite")
+
+
+def test_malformed_model(tmp_path):
+    bad = tmp_path / "bad.tflite"
+    bad.write_bytes(b"\x00garbage" * 64)
+    with pytest.raises(ModelError, match="not a valid TFLite model"):
+        Segmenter(bad)
+
+
+def test_classifier_is_not_a_segmentation_model():
+    classifier = DATA.parent / "weights" / "tf2_mobilenet_v2_1.0_224_ptq.tflite"
+    if not classifier.exists():
+        pytest.skip(f"ImageNet MobileNetV2 not available at {classifier}")
+    with pytest.raises(ModelError, match=r"not an LGPS model: output shape \(1, 1001\)"):
+        Segmenter(classifier)

@@ -1,0 +1,140 @@
+"""Opening sources: real clips decoded by FFmpeg, exact seeking, folders, and clear failures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from engine.errors import SourceError, SourceInvalidError
+from engine.sources import ImageFolderSource, VideoFileSource, open_source
+
+from conftest import sequence_frames, write_clip
+
+
+def _numbered_frames(n: int, size=(128, 96)) -> list[np.ndarray]:
+    """Frames whose brightness encodes their index (steps of 7), so decoded order can be checked."""
+    return [np.full((size[1], size[0], 3), 7 * i + 20, np.uint8) for i in range(n)]
+
+
+def _index_from_brightness(image: np.ndarray) -> int:
+    """The index whose brightness is nearest (the codec's colour conversion shifts values slightly)."""
+    return int(np.argmin([abs(float(image.mean()) - (7 * i + 20)) for i in range(36)]))
+
+
+def test_real_clip_info_and_frame_order(real_clip, real_frames):
+    source = open_source(str(real_clip))
+    info = source.info
+    assert (info.kind, info.width, info.height) == ("file", 574, 500)
+    assert info.fps == pytest.approx(25.0)
+    assert info.frame_count == len(real_frames)
+    indices = []
+    while (item := source.read()) is not None:
+        indices.append(item[0])
+    assert indices == list(range(len(real_frames)))
+    assert source.corrupt_frames == 0 and not source.ended_early
+
+
+@pytest.mark.parametrize("target", [0, 7, 13, 29])
+def test_seek_is_frame_exact(tmp_path, target):
+    clip = write_clip(_numbered_frames(30), tmp_path / "n.mp4", gop=12)
+    source = VideoFileSource(clip)
+    source.seek(target)
+    index, pts, image = source.read()
+    assert index == target
+    assert pts == pytest.approx(target / 25.0)
+    assert _index_from_brightness(image) == target
+
+
+def test_folder_source_natural_order(tmp_path):
+    for i in (1, 2, 10):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((20, 30, 3), i, np.uint8))
+    source = ImageFolderSource(tmp_path)
+    assert source.info.frame_count == 3
+    values = [int(source.read()[2][0, 0, 0]) for _ in range(3)]
+    assert values == [1, 2, 10]
+    assert source.read() is None
+
+
+def test_real_image_folder(tmp_path):
+    frames = sequence_frames(limit=5)
+    for path in frames:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    source = open_source(str(tmp_path))
+    assert source.info.kind == "folder" and source.info.frame_count == 5
+
+
+def test_missing_file():
+    with pytest.raises(SourceError, match="video file not found: /no/such.mp4"):
+        open_source("/no/such.mp4")
+
+
+def test_not_a_video(tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n" * 50)
+    with pytest.raises(SourceInvalidError, match="not a readable video"):
+        open_source(str(fake))
+
+
+def test_truncated_mp4_without_index_is_invalid(tmp_path, real_clip):
+    cut = tmp_path / "cut.mp4"
+    data = real_clip.read_bytes()
+    cut.write_bytes(data[: len(data) // 2])  # moov atom at the end is lost
+    with pytest.raises(SourceInvalidError):
+        open_source(str(cut))
+
+
+def _mjpeg_clip(tmp_path: Path, n: int = 30) -> tuple[Path, list[tuple[int, int]]]:
+    clip = write_clip(_numbered_frames(n), tmp_path / "m.mkv", codec="mjpeg",
+                      container_format="matroska", pix_fmt="yuvj420p")
+    with av.open(str(clip)) as container:
+        packets = [(p.pos, p.size) for p in container.demux(video=0) if p.size]
+    return clip, packets
+
+
+def test_corrupt_frames_mid_clip_are_skipped_and_counted(tmp_path):
+    clip, packets = _mjpeg_clip(tmp_path)
+    data = bytearray(clip.read_bytes())
+    pos, size = packets[10]
+    data[pos : pos + size] = b"\0" * size
+    broken = tmp_path / "broken.mkv"
+    broken.write_bytes(bytes(data))
+    source = open_source(str(broken))
+    indices = []
+    while (item := source.read()) is not None:
+        indices.append(item[0])
+        assert _index_from_brightness(item[2]) == item[0]  # survivors keep their true index
+    assert 10 not in indices and indices[-1] == 29
+    assert source.corrupt_frames == 30 - len(indices) > 0
+
+
+def test_truncated_stream_reports_ended_early(tmp_path):
+    clip, _ = _mjpeg_clip(tmp_path)
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(clip.read_bytes()[: clip.stat().st_size // 2])
+    source = open_source(str(cut))
+    count = 0
+    while source.read() is not None:
+        count += 1
+    assert 0 < count < 30
+    assert source.ended_early
+
+
+def test_absent_camera():
+    with pytest.raises(SourceError, match="camera /dev/video97 is not available"):
+        open_source("/dev/video97")
+
+
+def test_unreachable_stream():
+    with pytest.raises(SourceError, match="stream rtsp://127.0.0.1:9/live is not available"):
+        open_source("rtsp://127.0.0.1:9/live")
+
+
+def test_demo_source_is_generated_video():
+    source = open_source("demo")
+    assert source.info.kind == "file" and source.info.frame_count and source.info.frame_count > 50
+    first = source.read()[2]
+    assert first.std() > 5  # a real picture, not a blank frame
