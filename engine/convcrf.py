@@ -77,7 +77,7 @@ class _Grid:
 
     def grid_view(self, flat: np.ndarray) -> np.ndarray:
         """(c, gh, gw) view of the in-image cells of a (c, flat_len) buffer."""
-        r = (self.stride - self.gw) // 2
+        r = self.radius
         rows = flat[:, : (self.gh + 2 * r) * self.stride].reshape(len(flat), -1, self.stride)
         return rows[:, r : r + self.gh, r : r + self.gw]
 
@@ -131,10 +131,12 @@ class ConvCRF:
 
     def _kernel(self, grid: _Grid, image: np.ndarray) -> np.ndarray:
         """Smoothness plus appearance kernel of this frame, (k, k, length), times 2 (see module)."""
-        colours = _pool(image.astype(np.float32), grid.blur, grid.scale)
-        diff = grid.differences(colours)
-        diff *= diff
-        kernel = diff.sum(axis=0)
+        colours = grid.to_flat(_pool(image.astype(np.float32), grid.blur, grid.scale))
+        kernel = np.zeros(grid.pos_kernel.shape, np.float32)
+        for channel in colours[:, None]:  # one channel at a time keeps the peak memory low
+            diff = grid.neighbours(channel)[0] - grid.centre(channel)[0]
+            diff *= diff
+            kernel += diff
         kernel *= -0.5 / self.config.app_col_sigma**2
         kernel += grid.app_log
         np.exp(kernel, out=kernel)

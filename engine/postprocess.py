@@ -47,7 +47,8 @@ class TemporalSmoother:
         prob = np.asarray(prob, dtype=np.float32)
         gap = None if self._last_index is None else frame_index - self._last_index
         self._last_index = frame_index
-        if self.alpha == 0.0:
+        if self.alpha == 0.0:  # switched off: forget, so switching on again starts afresh
+            self._state = None
             return prob
         state = self._state
         if state is None or state.shape != prob.shape or gap is None or not 1 <= gap <= self.max_gap:
@@ -91,7 +92,7 @@ class PolypExtractor:
         prob = np.asarray(prob, dtype=np.float32)
         if prob.ndim != 2:
             raise ValueError(f"probability map must be HxW, got shape {prob.shape}")
-        binary = cv2.compare(prob, float(threshold), cv2.CMP_GT)
+        binary = np.greater(prob, threshold).view(np.uint8)  # 0/1: all that labelling needs
         # Labels alone are ~10x cheaper than labels with stats; each region's box comes from its
         # outer contour (the top level of RETR_CCOMP: one per 8-connected region, holes below).
         count, labels = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)
@@ -99,7 +100,7 @@ class PolypExtractor:
         if count > _MANY_REGIONS:  # speckle: drop the small regions in one vectorised pass first
             big = np.bincount(labels.ravel(), minlength=count) >= min_area
             big[0] = False
-            binary = np.take(big.astype(np.uint8) * np.uint8(255), labels)
+            binary = np.take(big.view(np.uint8), labels)
         contours, hierarchy = cv2.findContours(binary, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
         mask = np.zeros_like(binary)
         regions = []
@@ -108,7 +109,7 @@ class PolypExtractor:
                 region = self._region(prob, labels, contour, min_area, mask)
                 if region is not None:
                     regions.append(region)
-        regions.sort(key=lambda r: -r[1])
+        regions.sort(key=lambda r: (-r[1], r[0][1], r[0][0]))  # largest first, then top-left
         ids = self._assign_ids([box for box, *_ in regions])
         polyps = tuple(
             Polyp(id=i, area=area, box=box, mean_prob=mean, max_prob=peak, contour=contour)

@@ -38,6 +38,7 @@ class ProgressBar:
         return f"{self.label} {done} frames {fps:5.1f} fps"
 
     def close(self, done: int) -> None:
-        line = self.render(done, time.monotonic() - self._start)
-        self.stream.write(("\r" if self._live else "") + line + "\n")
-        self.stream.flush()
+        """Finish the bar's line on a terminal; logs and pipes get only the caller's summary."""
+        if self._live:
+            self.stream.write("\r" + self.render(done, time.monotonic() - self._start) + "\n")
+            self.stream.flush()

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from engine.errors import SourceError, SourceInvalidError
+from engine.native import quiet_native_stderr
 from engine.results import SourceInfo
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
@@ -155,8 +156,9 @@ class CaptureDeviceSource(FrameSource):
 
     def __init__(self, spec: str, kind: str):
         self.spec, self.kind = spec, kind
-        self._capture = self._open()
-        first = self._read_first()
+        with quiet_native_stderr():  # FFmpeg/V4L2 print their own failure chatter; ours is one line
+            self._capture = self._open()
+            first = self._read_first()
         self._pending: np.ndarray | None = first
         self._count = 0
         fps = self._capture.get(cv2.CAP_PROP_FPS)
@@ -197,8 +199,9 @@ class CaptureDeviceSource(FrameSource):
 
     def reopen(self) -> None:
         self._capture.release()
-        self._capture = self._open()
-        self._pending = self._read_first()
+        with quiet_native_stderr():
+            self._capture = self._open()
+            self._pending = self._read_first()
 
     def close(self) -> None:
         self._capture.release()

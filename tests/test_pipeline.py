@@ -1,0 +1,108 @@
+"""The live pipeline with a real model on a real clip: listeners, live settings, clean shutdown."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine.pipeline import FrameProcessor, Pipeline
+from engine.results import Result
+from engine.sources import open_source
+
+
+def _engine_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("lgps-")]
+
+
+def _wait(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+
+
+def test_results_reach_every_listener_in_order_and_stop_is_clean(config, real_clip):
+    pipeline = Pipeline(config.replace("capture", realtime=True), open_source(str(real_clip)))
+    first, second = [], []
+    pipeline.add_result_listener(first.append)
+    pipeline.add_result_listener(second.append)
+    pipeline.start()
+    _wait(lambda: len(first) >= 5)
+    pipeline.stop()
+    assert not pipeline.running and _engine_threads() == []
+    assert [r.frame.index for r in first] == [r.frame.index for r in second]
+    indices = [r.frame.index for r in first]
+    assert indices == sorted(set(indices))
+    result: Result = first[-1]
+    assert result.prob.shape == result.mask.shape == (500, 574)
+    assert result.annotated.shape == (500, 574, 3)
+    assert result.latency_ms > 0 and result.timings_ms["total"] >= result.timings_ms["segment"]
+
+
+def test_whole_file_runs_to_the_end_and_threads_finish(config, real_clip, real_frames):
+    pipeline = Pipeline(config.replace("capture", realtime=True), open_source(str(real_clip)))
+    results: list[Result] = []
+    pipeline.add_result_listener(results.append)
+    pipeline.start()
+    assert pipeline.wait_until_done(30)
+    assert pipeline.capture.status.state == "ended"
+    assert len(results) + pipeline.slot.dropped == len(real_frames)
+    assert _engine_threads() == []
+
+
+def test_threshold_changes_apply_live(config, real_clip):
+    pipeline = Pipeline(config.replace("capture", realtime=True, loop=True), open_source(str(real_clip)))
+    results: list[Result] = []
+    pipeline.add_result_listener(results.append)
+    pipeline.settings.update("postprocess", threshold=1.0)
+    pipeline.start()
+    try:
+        _wait(lambda: len(results) >= 3)
+        assert all(not r.polyps and r.mask.max() == 0 for r in results)
+        pipeline.settings.update("postprocess", threshold=0.0, min_area_frac=0.0)
+        mark = len(results)
+        _wait(lambda: len(results) >= mark + 3)
+        assert all(r.mask.max() == 255 for r in results[mark + 1 :])
+    finally:
+        pipeline.stop()
+
+
+def test_crf_can_be_switched_off_live(config, real_clip):
+    processor = FrameProcessor(config)
+    source = open_source(str(real_clip))
+    from engine.results import Frame
+
+    index, pts, image = source.read()
+    frame = Frame(index, time.monotonic(), image, pts)
+    on = processor.process(frame, config)
+    off = processor.process(frame, config.replace("crf", enabled=False))
+    assert on.timings_ms["crf"] > 0.05
+    assert off.timings_ms["crf"] < 0.05
+
+
+class _Exploding(FrameProcessor):
+    def process(self, frame, config, **kwargs):
+        raise RuntimeError("boom")
+
+
+def test_engine_failure_is_reported_not_hung(config, real_clip):
+    pipeline = Pipeline(config, open_source(str(real_clip)), processor=_Exploding(config))
+    pipeline.start()
+    _wait(lambda: not pipeline.running, 10)
+    pipeline.stop()
+    assert pipeline.error and "boom" in pipeline.error
+    assert _engine_threads() == []
+
+
+@pytest.mark.parametrize("draw", [True, False])
+def test_draw_flag_controls_annotated_frame(config, real_clip, draw):
+    processor = FrameProcessor(config)
+    source = open_source(str(real_clip))
+    from engine.results import Frame
+
+    index, pts, image = source.read()
+    result = processor.process(Frame(index, time.monotonic(), image, pts), config, draw=draw)
+    assert (result.annotated is not None) == draw
