@@ -10,6 +10,9 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from engine.errors import SourceError
 from engine.results import Frame, SourceInfo
@@ -38,7 +41,13 @@ class LatestFrameSlot:
             if self._frame is None and not self._closed:
                 self._cond.wait(timeout)
             frame, self._frame = self._frame, None
+            self._cond.notify_all()
             return frame
+
+    def wait_until_taken(self, timeout: float) -> bool:
+        """Block until the consumer has taken the waiting frame (or the slot closes)."""
+        with self._cond:
+            return self._cond.wait_for(lambda: self._frame is None or self._closed, timeout)
 
     def clear(self) -> None:
         """Forget a waiting frame without counting it (after a seek, the old frame is obsolete)."""
@@ -78,12 +87,14 @@ class CaptureThread(threading.Thread):
         reconnect_initial_s: float = 0.5,
         reconnect_max_s: float = 8.0,
         reopen: Callable[[], FrameSource] | None = None,
+        prepare: Callable[[np.ndarray], Any] | None = None,
     ):
         super().__init__(name="lgps-capture", daemon=True)
         self.source, self.slot = source, slot
         self.realtime, self.speed, self.loop = realtime, speed, loop
         self._backoff = (reconnect_initial_s, reconnect_max_s)
         self._reopen = reopen
+        self._prepare = prepare  # per-frame work done here rather than on the engine thread
         self._lock = threading.Condition()
         self._stop_flag = False
         self._paused = False
@@ -219,8 +230,15 @@ class CaptureThread(threading.Thread):
         return False
 
     def _publish(self, index: int, pts: float, image) -> None:
+        if not self.realtime and not self.source.info.is_live:
+            # As fast as the engine goes, not faster: decoding frames only to drop them would
+            # steal a core from inference. The next frame still decodes while the engine works.
+            while not self.slot.wait_until_taken(0.2) and not self._stop_flag:
+                pass
         self._pace(pts)
-        frame = Frame(index=index, capture_time=time.monotonic(), image=image, pts_s=pts)
+        capture_time = time.monotonic()
+        prepared = self._prepare(image) if self._prepare else None
+        frame = Frame(index=index, capture_time=capture_time, image=image, pts_s=pts, prepared=prepared)
         self.frames_read += 1
         self.position = index
         self.slot.put(frame)

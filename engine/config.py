@@ -173,6 +173,8 @@ def _check_value(where: str, f: dataclasses.Field, hint: Any, value: Any) -> Any
         raise ConfigError(f"config key '{where}' must be between {lo} and {hi}, got {value!r}")
     if choices and value not in choices:
         raise ConfigError(f"config key '{where}' must be one of {', '.join(choices)}, got {value!r}")
+    if where == "crf.kernel_size" and value % 2 == 0:
+        raise ConfigError(f"config key '{where}' must be odd (the window is centred), got {value!r}")
     if where.endswith(".color") and not _HEX_COLOUR.match(value):
         raise ConfigError(f"config key '{where}' must be a colour like '#00ff66', got {value!r}")
     return value

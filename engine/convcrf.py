@@ -6,8 +6,9 @@ the model's output, so five mean-field iterations cost about a millisecond on a 
 appearance kernel still pulls the mask onto colour edges.
 
 Layout: the grid is stored zero-padded and flattened with a row stride of `gw + 2r`, so the
-neighbour at window offset (dy, dx) of every cell is one contiguous slice of a flat buffer. Junk
-columns and out-of-image neighbours carry a zero kernel weight, so they contribute nothing.
+neighbour at window offset (dy, dx) of every cell is one contiguous slice of a flat buffer and all
+k x k slices together are one strided view, never copied. Junk columns and out-of-image neighbours
+hold a zero probability (and a negligible kernel weight), so they contribute nothing.
 With two classes Q0 = 1 - Q1 and only the polyp channel is filtered: under Potts compatibility the
 polyp logit is unary1 - unary0 + m1 - m0 = unary1 - unary0 + 2 m1 - S, where S = sum_j k_ij.
 """
@@ -22,6 +23,9 @@ from engine.config import CRFConfig
 
 _EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the log
 _MAX_CACHED_GRIDS = 4
+# Kernel weights below exp(-60) ~ 1e-26 are raised to it: products with probabilities then stay
+# normal floats (denormals cost ~100x on many CPUs), and the change is far below float32 precision.
+_MIN_LOG_WEIGHT = np.float32(-60.0)
 
 
 def _pool(image: np.ndarray, blur: int, scale: np.ndarray | None = None) -> np.ndarray:
@@ -67,7 +71,7 @@ class _Grid:
         valid = (self.neighbours(inside)[0] > 0) & (self.centre(inside)[0] > 0)
         valid[r, r] = False  # the centre sends no message to itself
         pos_k = cfg.pos_weight * np.exp(-dist2 / (2 * cfg.pos_sigma**2))
-        self.pos_kernel = np.where(valid, pos_k, 0).astype(np.float32)
+        self.pos_kernel = np.where(valid & (pos_k > 1e-30), pos_k, 0).astype(np.float32)
         with np.errstate(divide="ignore"):  # app_weight 0 gives log 0 = -inf, i.e. no appearance term
             app_log = np.log(cfg.app_weight) - dist2 / (2 * cfg.app_pos_sigma**2)
         self.app_log = np.where(valid, app_log, -np.inf).astype(np.float32)
@@ -139,6 +143,7 @@ class ConvCRF:
             kernel += diff
         kernel *= -0.5 / self.config.app_col_sigma**2
         kernel += grid.app_log
+        np.maximum(kernel, _MIN_LOG_WEIGHT, out=kernel)
         np.exp(kernel, out=kernel)
         kernel += grid.pos_kernel
         kernel *= 2.0
@@ -168,7 +173,13 @@ class ConvCRF:
 
     @staticmethod
     def _sigmoid(neg_logit: np.ndarray) -> np.ndarray:
-        """1 / (1 + exp(neg_logit)) in float32; cv2.exp saturates quietly instead of warning."""
-        t = cv2.exp(np.ascontiguousarray(neg_logit, np.float32))
-        t += 1.0
-        return np.reciprocal(t, out=t)
+        """1 / (1 + exp(neg_logit)) as 0.5 - 0.5 tanh(neg_logit / 2).
+
+        Why tanh: it saturates to exactly 0 or 1 at a steady speed, while exp of the large logits a
+        strong appearance kernel produces overflows or returns denormals, up to 100x slower.
+        """
+        t = np.multiply(neg_logit, np.float32(-0.5), dtype=np.float32)
+        np.tanh(t, out=t)
+        t *= 0.5
+        t += 0.5
+        return t

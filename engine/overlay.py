@@ -72,6 +72,7 @@ def _fill(out: np.ndarray, polyp: Polyp, tint: np.ndarray) -> None:
 
 def _dashes(contour: np.ndarray, dash: int) -> list[np.ndarray]:
     """Split a closed contour into dash-long pieces, every other one kept (a dashed outline)."""
+    contour = contour.reshape(-1, 2)
     closed = np.vstack([contour, contour[:1]]).astype(np.float32)
     steps = np.hypot(*np.diff(closed, axis=0).T)
     along = np.concatenate([[0.0], np.cumsum(steps)])

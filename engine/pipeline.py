@@ -68,7 +68,7 @@ class FrameProcessor:
         timings: dict[str, float] = {}
         start = time.perf_counter()
         with timed(timings, "segment"):
-            out = self.segmenter.infer(frame.image)
+            out = self.segmenter.infer(frame.image, frame.prepared)
         prob = out.prob
         with timed(timings, "crf"):
             if config.crf.enabled and config.crf.iterations > 0:
@@ -124,6 +124,7 @@ class Pipeline:
         self.capture = CaptureThread(
             self.source, self.slot, realtime=cap.realtime, speed=cap.speed, loop=cap.loop,
             reconnect_initial_s=cap.reconnect_initial_s, reconnect_max_s=cap.reconnect_max_s,
+            prepare=self.processor.segmenter.fit,
         )
         self.draw = draw
         self.result_listeners: list[ResultListener] = []

@@ -6,6 +6,7 @@ Frames are BGR uint8 (OpenCV's order) everywhere in the engine; the segmenter co
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -35,6 +36,7 @@ class Frame:
     capture_time: float  # time.monotonic() when the frame was read
     image: np.ndarray  # HxWx3 BGR uint8
     pts_s: float = 0.0  # presentation time in the source, seconds
+    prepared: Any = field(default=None, repr=False, compare=False)  # model input made on the capture thread
 
     @property
     def size(self) -> tuple[int, int]:

@@ -96,7 +96,7 @@ class Segmenter:
         self.input_dtype = self._in_quant.dtype.name
         self.name = self.path.stem
 
-    def _fit(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    def fit(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, tuple[int, int, int, int]]:
         """Resize (stretch) or letterbox the frame onto the model's square grid."""
         size = self.input_size
         height, width = frame_bgr.shape[:2]
@@ -111,9 +111,12 @@ class Segmenter:
         canvas[y : y + h, x : x + w] = cv2.resize(frame_bgr, (w, h), interpolation=interp)
         return canvas, (x, y, w, h)
 
-    def infer(self, frame_bgr: np.ndarray) -> ModelOutput:
-        """Run the model on one BGR frame; the result stays on the model's grid."""
-        image, content = self._fit(frame_bgr)
+    def infer(self, frame_bgr: np.ndarray, fitted=None) -> ModelOutput:
+        """Run the model on one BGR frame; the result stays on the model's grid.
+
+        `fitted` is `fit(frame_bgr)` computed ahead (the capture thread does it, off the engine's core).
+        """
+        image, content = fitted if fitted is not None else self.fit(frame_bgr)
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         tensor = self._in_quant.quantise(rgb)
         self._interpreter.set_tensor(self._in_index, tensor[None])

@@ -62,6 +62,23 @@ def test_slow_consumer_drops_instead_of_queueing(real_clip, real_frames):
     assert max(ages) < 0.1  # a frame waits at most one source interval, never behind a queue
 
 
+def test_unpaced_file_replay_waits_for_the_consumer(numbered_clip):
+    """realtime=False means as fast as the engine takes frames: none decoded just to be dropped."""
+    slot = LatestFrameSlot()
+    capture = CaptureThread(open_source(str(numbered_clip)), slot, realtime=False)
+    capture.start()
+    taken = []
+    while capture.is_alive() or taken[-1:] != [39]:
+        frame = slot.take(0.5)
+        if frame is not None:
+            taken.append(frame.index)
+            time.sleep(0.005)
+        elif not capture.is_alive():
+            break
+    capture.join(5)
+    assert taken == list(range(40)) and slot.dropped == 0
+
+
 def _collect(capture: CaptureThread) -> list[int]:
     got: list[int] = []
     capture.frame_listeners.append(lambda f: got.append(f.index))
@@ -107,7 +124,7 @@ def test_realtime_pacing_follows_fps_and_speed(numbered_clip):
 
 
 def test_loop_restarts_at_the_beginning(numbered_clip):
-    capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=False, loop=True)
+    capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=True, speed=4.0, loop=True)
     got = _collect(capture)
     capture.start()
     _wait(lambda: len(got) > 90)

@@ -33,6 +33,7 @@ def test_missing_keys_take_defaults():
         ({"overlay": {"color": "green"}}, "config key 'overlay.color' must be a colour"),
         ({"segmenter": {"threads": 2.5}}, "config key 'segmenter.threads' must be int"),
         ({"crf": [1, 2]}, "config section 'crf' must be a mapping"),
+        ({"crf": {"kernel_size": 6}}, "config key 'crf.kernel_size' must be odd"),
     ],
 )
 def test_bad_values_name_the_key(raw, message):
