@@ -21,9 +21,15 @@ $(STAMP_TEST): pyproject.toml $(STAMP_RUN)
 	$(PIP) install --quiet -e ".[train,dev]"
 	touch $@
 
-## make run: install the runtime and run the main job (headless export of the built-in demo clip).
+## make run: install the runtime and open the window on the built-in demo clip. On a machine with no
+## display it runs the headless job instead: the demo clip annotated to recordings/.
 run: $(STAMP_RUN)
-	$(PY) main.py export demo -o recordings/demo_annotated.mp4 --events recordings/demo_events.jsonl $(ARGS)
+	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
+		$(PY) main.py --source demo $(ARGS); \
+	else \
+		echo "no display: annotating the demo clip headless (python main.py export demo ...)"; \
+		$(PY) main.py export demo -o recordings/demo_annotated.mp4 --events recordings/demo_events.jsonl $(ARGS); \
+	fi
 
 ## make test: install what tests need (TensorFlow included) and run the whole suite.
 test: $(STAMP_TEST)

@@ -77,12 +77,25 @@ def _run(args: argparse.Namespace) -> int:
 
         args.config_obj = config
         return run(args)
+    if not _display_available():
+        print("error: no display to open the window on (set DISPLAY or WAYLAND_DISPLAY; for automation use "
+              "QT_QPA_PLATFORM=offscreen; headless work: main.py export / bench)", file=sys.stderr)
+        return EXIT_USAGE
     try:
         from app.main_window import run_app
     except ImportError as exc:
         print(f"error: the window cannot start: {exc}", file=sys.stderr)
         return EXIT_UNEXPECTED
     return run_app(config, source=args.source, screenshot=args.screenshot, quit_after=args.quit_after)
+
+
+def _display_available() -> bool:
+    """Qt aborts the process without a display; say so in one line instead."""
+    if os.environ.get("QT_QPA_PLATFORM", "").split(":")[0] in ("offscreen", "minimal", "vnc", "eglfs"):
+        return True
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def main(argv: list[str] | None = None) -> int:
