@@ -139,3 +139,30 @@ def _wait(condition, timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+@pytest.mark.slow
+def test_stream_that_drops_out_is_reopened_with_backoff():
+    from mjpeg_server import MjpegServer
+
+    server = MjpegServer().start()
+    states: list[str] = []
+    capture = CaptureThread(open_source(server.url), LatestFrameSlot(), reconnect_initial_s=0.2, reconnect_max_s=0.8)
+    capture.status_listeners.append(lambda s: states.append(s.state))
+    got = _collect(capture)
+    capture.start()
+    try:
+        _wait(lambda: len(got) > 5, 10)
+        server.stop()
+        _wait(lambda: "reconnecting" in states, 15)
+        assert capture.is_alive()  # reported, not raised
+        before = len(got)
+        time.sleep(1.0)  # several failed retries with growing delays
+        server.start()
+        _wait(lambda: len(got) > before + 5, 20)
+        assert states[-1] == "playing"
+    finally:
+        capture.stop()
+        capture.join(10)
+        server.stop()
+    assert not capture.is_alive()
