@@ -33,11 +33,13 @@ run: $(STAMP_RUN)
 
 ## make test: install what tests need (TensorFlow included) and run the whole suite.
 test: $(STAMP_TEST)
-	QT_QPA_PLATFORM=offscreen $(PY) -m ruff check .
+	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest $(ARGS)
 
 lint: $(STAMP_TEST)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP_RUN)
 	$(PY) main.py bench $(ARGS)

@@ -69,7 +69,11 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from engine.bench import format_report, run_bench
 
-        report = run_bench(config, args.bench_source, args.seconds, args.realtime)
+        try:  # the Keras comparison needs TensorFlow, which the app itself does not
+            from training.bench_keras import keras_inference_fps
+        except ImportError:
+            keras_inference_fps = None
+        report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_inference_fps)
         print(json.dumps(report, indent=None) if args.json else format_report(report))
         return 0
     if args.command == "evaluate":

@@ -11,6 +11,7 @@ import os
 import platform
 import resource
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from engine.segmenter import Segmenter
 from engine.sources import open_source
 
 BENCH_CLIP_SIZE = (1280, 720)
+KerasTimer = Callable[[np.ndarray], "float | None"]
 
 
 def bench_clip_path() -> Path:
@@ -100,25 +102,23 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
     }
 
 
-def compare_models(config: Config, image: np.ndarray) -> dict[str, float]:
-    """Bare-inference FPS of every available variant: int8, float32 TFLite, and Keras if installed."""
+def compare_models(config: Config, image: np.ndarray, keras_timer: KerasTimer | None = None) -> dict[str, float]:
+    """Bare-inference FPS of every available variant: int8, float32 TFLite, and Keras when given."""
     results: dict[str, float] = {}
     model = Path(config.segmenter.model)
     for variant in sorted({model, model.with_name("lgps_float32.tflite")}):
         if variant.is_file():
             seg = Segmenter(variant, config.segmenter.threads)
             results[f"tflite:{variant.name}"] = bare_inference_fps(seg, image, 2.0)["fps"]
-    try:
-        from training.bench_keras import keras_inference_fps  # needs TensorFlow/Keras
-    except ImportError:
-        return results
-    fps = keras_inference_fps(image)
+    fps = keras_timer(image) if keras_timer else None
     if fps:
         results["keras"] = fps
     return results
 
 
-def run_bench(config: Config, source_spec: str | None, seconds: float, realtime: bool) -> dict[str, Any]:
+def run_bench(
+    config: Config, source_spec: str | None, seconds: float, realtime: bool, keras_timer: KerasTimer | None = None
+) -> dict[str, Any]:
     spec = source_spec or str(bench_clip_path())
     processor = FrameProcessor(config)
     first = open_source(spec)
@@ -138,7 +138,7 @@ def run_bench(config: Config, source_spec: str | None, seconds: float, realtime:
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
                    f"Python {platform.python_version()}",
-        "variants_fps": compare_models(config, first_frame),
+        "variants_fps": compare_models(config, first_frame, keras_timer),
     })
     report["pipeline_vs_inference"] = report["pipeline_fps"] / report["inference_fps"]
     return report
