@@ -1,0 +1,1 @@
+"""The PyQt6 window of LGPS Live: video view, controls, status bar, dialogs. No model code here."""

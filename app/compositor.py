@@ -1,0 +1,68 @@
+"""Draws the latest result's polyps onto the newest frame, and says when they are stale.
+
+Why here and not in the engine: the display runs at the source's rate while inference runs at its
+own, slower rate. Each captured frame gets the newest result available; when that result belongs
+to an earlier frame, the overlay is drawn marked stale (never silently), and a result older than
+`MAX_STALE_S` or from a later frame (after a seek back) is not drawn at all.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import numpy as np
+
+from engine.config import OverlayConfig
+from engine.overlay import draw_overlay
+from engine.results import Frame, Result
+
+MAX_STALE_S = 1.0  # an overlay older than this would point at tissue that has moved on
+
+
+class Compositor:
+    """Thread-safe: the engine thread sets results, the capture and GUI threads compose frames."""
+
+    def __init__(self, overlay_config: Callable[[], OverlayConfig]):
+        self._overlay_config = overlay_config
+        self._lock = threading.Lock()
+        self._result: Result | None = None
+        self.show_overlay = True  # the user's H toggle: raw video when False
+        self.readout: str | None = None  # fps/latency text for the corner, set by the GUI
+
+    @property
+    def result(self) -> Result | None:
+        return self._result
+
+    def set_result(self, result: Result | None) -> None:
+        with self._lock:
+            self._result = result
+
+    def overlay_for(self, frame: Frame) -> tuple[Result | None, bool]:
+        """The result to draw on `frame` (None: nothing fits) and whether it is stale."""
+        result = self._result
+        if result is None:
+            return None, False
+        lag_s = frame.pts_s - result.frame.pts_s
+        lag_frames = frame.index - result.frame.index
+        if lag_frames < 0 or lag_s > MAX_STALE_S:
+            return None, False
+        return result, lag_frames > 0
+
+    def compose(self, frame: Frame) -> tuple[np.ndarray, Result | None]:
+        """The image to show and record for `frame` (the frame itself when nothing is drawn), and
+        the result whose overlay it carries (None when none was drawn)."""
+        style = self._overlay_config()
+        readout = self.readout if style.readout else None
+        if not self.show_overlay:
+            return frame.image, None
+        result, stale = self.overlay_for(frame)
+        polyps = result.polyps if result is not None else ()
+        if not polyps and readout is None:
+            return frame.image, result
+        image = draw_overlay(frame.image, polyps, style, readout=readout, stale=stale and bool(polyps))
+        return image, result
+
+    def compose_exact(self, result: Result) -> np.ndarray:
+        """The result's own frame with its overlay, never stale (snapshots)."""
+        return draw_overlay(result.frame.image, result.polyps, self._overlay_config())

@@ -1,0 +1,117 @@
+"""Live recording and snapshots, written off the GUI thread.
+
+Why a writer thread: H.264 encoding of 720p takes milliseconds per frame; the capture thread feeds
+every composed frame (so the clip has every frame read while recording, at the source's fps) into a
+bounded queue and never waits. A write error (disk full) stops the recording, keeps what was
+written (the MP4 is fragmented, so it plays), and is reported by signal for the banner.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PyQt6.QtCore import QObject, pyqtSignal
+
+from engine.config import RecorderConfig
+from engine.errors import RecorderError
+from engine.recorder import Recorder
+
+QUEUE_FRAMES = 48  # ~2 s at 25 fps; beyond that frames are dropped and counted, never blocking
+
+
+def timestamped(folder: str | Path, prefix: str, suffix: str) -> Path:
+    """<folder>/<prefix>_<date>_<time><suffix>, numbered when that second is already taken."""
+    stem = Path(folder).expanduser() / f"{prefix}_{datetime.now().strftime('%Y%m%d_%H%M%S')}"
+    path, number = stem.with_name(stem.name + suffix), 2
+    while path.exists() or list(path.parent.glob(path.name + "_*")):
+        path, number = stem.with_name(f"{stem.name}_{number}{suffix}"), number + 1
+    return path
+
+
+class ClipRecorder(QObject):
+    """One recording: `feed` from any thread, `stop` from the GUI; signals arrive on the GUI thread."""
+
+    finished = pyqtSignal(str, int)  # path, frames written
+    failed = pyqtSignal(str)  # message
+
+    def __init__(self, path: Path, width: int, height: int, fps: float, config: RecorderConfig):
+        super().__init__()
+        self.path = Path(path)
+        self._recorder = Recorder(self.path, width, height, fps, config)  # raises RecorderError
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(QUEUE_FRAMES)
+        self._accepting = True
+        self._stopping = False
+        self.started = time.monotonic()
+        self.dropped = 0
+        self.frames_fed = 0  # frames accepted into the queue: what the file will hold
+        self.error: str | None = None
+        self._thread = threading.Thread(target=self._run, name="lgps-recorder", daemon=True)
+        self._thread.start()
+
+    @property
+    def frames_written(self) -> int:
+        return self._recorder.frames_written
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def feed(self, image: np.ndarray) -> None:
+        """Queue one composed frame; called on the capture thread, never blocks."""
+        if not self._accepting:
+            return
+        try:
+            self._queue.put_nowait(image)
+            self.frames_fed += 1
+        except queue.Full:
+            self.dropped += 1
+
+    def stop(self) -> None:
+        """Finish asynchronously: `finished` (or `failed`) follows once the queue is written."""
+        if not self._stopping:
+            self._stopping = True
+            self._accepting = False
+            self._queue.put(None)
+
+    def wait(self, timeout: float = 10.0) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _run(self) -> None:
+        while (image := self._queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self._recorder.write(image)
+                except RecorderError as exc:
+                    self._fail(str(exc))
+        if self.error is None:
+            try:
+                self._recorder.close()
+            except RecorderError as exc:
+                self._fail(str(exc))
+                return
+            self.finished.emit(str(self.path), self.frames_written)
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+        self._accepting = False
+        self.failed.emit(message)
+
+
+def save_snapshot(folder: str | Path, index: int, annotated: np.ndarray, raw: np.ndarray, mask: np.ndarray) -> Path:
+    """Write <stem>_annotated.png, _raw.png and _mask.png of one frame; returns the annotated path."""
+    stem = timestamped(folder, f"snapshot_f{index:06d}", "")
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, image in (("annotated", annotated), ("raw", raw), ("mask", mask)):
+        path = stem.with_name(f"{stem.name}_{name}.png")
+        if not cv2.imwrite(str(path), image, [cv2.IMWRITE_PNG_COMPRESSION, 3]):
+            raise RecorderError(f"cannot write snapshot {path} (folder not writable or disk full)")
+        paths.append(path)
+    return paths[0]

@@ -1,0 +1,117 @@
+"""Evaluator: metrics on hand-made masks (empty-mask frames included) and a real end-to-end run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from engine.errors import DataError
+from training.metrics import Counts, DatasetScores, image_scores
+
+
+def _mask(cells: list[tuple[int, int]], shape=(4, 4)) -> np.ndarray:
+    m = np.zeros(shape, bool)
+    for r, c in cells:
+        m[r, c] = True
+    return m
+
+
+def test_image_scores_hand_computed():
+    gt = _mask([(0, 0), (0, 1), (1, 0), (1, 1)])  # 4 px
+    pred = _mask([(0, 0), (0, 1), (2, 2)])  # tp 2, fp 1, fn 2
+    c = Counts.of(gt, pred)
+    assert (c.tp, c.fp, c.fn, c.tn) == (2, 1, 2, 11)
+    s = image_scores(c)
+    assert s["dice"] == pytest.approx(4 / 7)
+    assert s["iou"] == pytest.approx(2 / 5)
+    assert s["precision"] == pytest.approx(2 / 3)
+    assert s["recall"] == pytest.approx(1 / 2)
+    assert s["f2"] == pytest.approx(5 * (2 / 3) * 0.5 / (4 * (2 / 3) + 0.5))
+
+
+def test_empty_mask_frames_count_only_when_nothing_is_predicted():
+    empty = _mask([])
+    assert image_scores(Counts.of(empty, empty)) == dict.fromkeys(("dice", "iou", "precision", "recall", "f2"), 1.0)
+    assert set(image_scores(Counts.of(empty, _mask([(3, 3)]))).values()) == {0.0}
+    missed = image_scores(Counts.of(_mask([(1, 1)]), empty))
+    assert missed["dice"] == 0.0 and missed["precision"] == 0.0 and missed["recall"] == 0.0
+
+
+def test_dataset_summary_per_image_vs_pooled():
+    scores = DatasetScores()
+    big = np.ones((4, 4), bool)
+    scores.add(big, big)  # perfect, 16 px
+    scores.add(_mask([(0, 0)]), _mask([(3, 3)]))  # small polyp missed, one false pixel
+    scores.add(_mask([]), _mask([]))  # polyp-free, clean
+    scores.add(_mask([]), _mask([(2, 2)]))  # polyp-free, false alarm
+    s = scores.summary()
+    assert s["n"] == 4 and s["empty_frames"] == 2
+    assert s["mean_dice"] == pytest.approx((1 + 0 + 1 + 0) / 4)
+    assert s["pooled_dice"] == pytest.approx(2 * 16 / (2 * 16 + 2 + 1))  # the seed's number: flattering
+    assert s["false_alarm_rate"] == pytest.approx(0.5)
+    fg = 16 / (16 + 2 + 1)
+    bg = (14 + 16 + 15) / (14 + 16 + 15 + 2 + 1)  # tn of frames 2-4 (frame 1 has none); fp 2, fn 1
+    assert s["two_class_miou"] == pytest.approx((fg + bg) / 2)
+
+
+def test_no_polyp_free_frames_gives_no_false_alarm_rate():
+    scores = DatasetScores()
+    scores.add(_mask([(0, 0)]), _mask([(0, 0)]))
+    assert scores.summary()["false_alarm_rate"] is None
+
+
+def _dataset(root, with_split: bool):
+    (root / "images").mkdir(parents=True)
+    (root / "masks").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(3):
+        h, w = 90 + 10 * i, 120
+        cv2.imwrite(str(root / "images" / f"{i}.jpg"), rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+        mask = np.zeros((h, w), np.uint8)
+        if i:
+            mask[20:50, 30:70] = 255
+        cv2.imwrite(str(root / "masks" / f"{i}.png"), mask)
+    if with_split:
+        (root / "test.txt").write_text("0\n2\n")
+    return root
+
+
+def _args(**kw) -> argparse.Namespace:
+    from training.evaluate import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    argv = []
+    for key, value in kw.items():
+        for v in value if isinstance(value, list) else [value]:
+            argv += [f"--{key}", str(v)]
+    return parser.parse_args(argv)
+
+
+def test_missing_dataset_is_a_data_error(tmp_path, model_path):
+    from training.evaluate import run
+
+    with pytest.raises(DataError, match="not found"):
+        run(_args(data=[tmp_path / "nope"], model=model_path))
+
+
+def test_evaluate_end_to_end_through_the_engine(tmp_path, model_path, capsys):
+    from training.evaluate import run
+
+    a = _dataset(tmp_path / "with-split", True)
+    b = _dataset(tmp_path / "all-frames", False)
+    out = tmp_path / "res.json"
+    for crf in ("off", "on"):
+        assert run(_args(data=[a, b], model=model_path, crf=crf, json=out)) == 0
+        results = json.loads(out.read_text())
+        assert set(results) == {"with-split", "all-frames"}
+        assert results["with-split"]["n"] == 2 and results["all-frames"]["n"] == 3
+        for r in results.values():
+            assert {"n", "mean_dice", "mean_iou", "pooled_dice", "false_alarm_rate"} <= set(r)
+            assert r["empty_frames"] == 1 and r["false_alarm_rate"] in (0.0, 1.0)
+    text = capsys.readouterr().out
+    assert "| dataset |" in text and "pooled Dice (seed)" in text

@@ -1,0 +1,74 @@
+"""The hybrid loss, adversarial losses and per-image Dice against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("keras", reason="losses need Keras (make test installs it)")
+pytestmark = pytest.mark.training
+
+from training import losses  # noqa: E402
+
+# One 2x2 image: truth [1, 1, 0, 0], prediction [1, 0.5, 0, 0].
+T = np.array([1, 1, 0, 0], np.float32).reshape(1, 2, 2, 1)
+P = np.array([1, 0.5, 0, 0], np.float32).reshape(1, 2, 2, 1)
+
+
+def _f(x) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def test_bce_hand_value():
+    # -ln(0.5) on one pixel, ~0 elsewhere (clipped at 1e-7), mean over 4 pixels.
+    assert _f(losses.bce(T, P)) == pytest.approx(math.log(2) / 4, abs=1e-5)
+
+
+def test_soft_iou_and_dice_hand_values():
+    # foreground: inter 1.5, |t| 2, |p| 1.5 -> IoU (1.5+1)/(2+1.5-1.5+1) = 2.5/3
+    assert _f(losses.soft_iou(T, P))[0] == pytest.approx(2.5 / 3, abs=1e-6)
+    # background: t' [0,0,1,1], p' [0,0.5,1,1]: inter 2, |t'| 2, |p'| 2.5 -> 3/3.5
+    assert _f(losses.soft_iou(1 - T, 1 - P))[0] == pytest.approx(3 / 3.5, abs=1e-6)
+    assert _f(losses.weighted_iou(T, P))[0] == pytest.approx(0.7 * 2.5 / 3 + 0.3 * 3 / 3.5, abs=1e-6)
+    # Dice (2*1.5+1)/(2+1.5+1)
+    assert _f(losses.soft_dice(T, P))[0] == pytest.approx(4 / 4.5, abs=1e-6)
+
+
+def test_hybrid_loss_hand_value():
+    expected = 0.4 * math.log(2) / 4 + 0.3 * (1 - (0.7 * 2.5 / 3 + 0.3 * 3 / 3.5)) + 0.3 * (1 - 4 / 4.5)
+    assert _f(losses.hybrid_loss(T, P)) == pytest.approx(expected, abs=1e-5)
+
+
+def test_iou_and_dice_are_per_image_then_averaged():
+    t = np.concatenate([T, np.ones_like(T)])
+    p = np.concatenate([P, np.ones_like(P)])
+    assert _f(losses.soft_dice(t, p)) == pytest.approx([4 / 4.5, 1.0], abs=1e-6)
+    expected = 0.3 * (1 - (4 / 4.5 + 1) / 2)
+    hybrid = _f(losses.hybrid_loss(t, p))
+    bce = _f(losses.bce(t, p))
+    wiou = _f(losses.weighted_iou(t, p)).mean()
+    assert hybrid == pytest.approx(0.4 * bce + 0.3 * (1 - wiou) + expected, abs=1e-5)
+
+
+def test_perfect_prediction_has_near_zero_loss():
+    assert _f(losses.hybrid_loss(T, T)) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_adversarial_losses_hand_values():
+    zero = np.zeros((2, 4, 4, 1), np.float32)
+    assert _f(losses.generator_adversarial_loss(zero)) == pytest.approx(math.log(2), abs=1e-6)
+    assert _f(losses.discriminator_loss(zero, zero)) == pytest.approx(2 * math.log(2), abs=1e-6)
+    big = np.full((1, 2, 2, 1), 30.0, np.float32)
+    assert _f(losses.generator_adversarial_loss(big)) == pytest.approx(0.0, abs=1e-6)
+    assert _f(losses.discriminator_loss(big, -big)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_dice_per_image_with_empty_masks():
+    empty = np.zeros((1, 2, 2, 1), np.float32)
+    assert _f(losses.dice_per_image(empty, empty))[0] == 1.0
+    assert _f(losses.dice_per_image(empty, P))[0] == 0.0
+    assert _f(losses.dice_per_image(T, P))[0] == pytest.approx(2 / 3)  # 0.5 is not > 0.5: one pixel
+    assert _f(losses.dice_per_image(T, P, threshold=0.4))[0] == pytest.approx(1.0)
+    assert _f(losses.dice_per_image(T, np.roll(T, 1)))[0] == pytest.approx(0.5)

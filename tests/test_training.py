@@ -1,0 +1,206 @@
+"""Model, ImageNet import, batch-norm handling, augmentation and a real 2-step train + resume."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+pytest.importorskip("keras", reason="training needs Keras/TensorFlow (make test installs them)")
+pytestmark = pytest.mark.training
+
+from conftest import DATA, ROOT  # noqa: E402
+
+WEIGHTS = ROOT.parent / "shared" / "weights"
+
+
+def test_generator_matches_the_paper():
+    from training.model import build_discriminator, build_generator, count_parameters
+
+    g = build_generator(256)
+    assert g.input_shape == (None, 256, 256, 3) and g.output_shape == (None, 256, 256, 1)
+    assert 1_070_000 <= count_parameters(g) <= 1_090_000  # paper: ~1.07-1.08 M incl. batch-norm
+    encoder = g.get_layer("encoder")
+    assert [t.shape[1] for t in encoder.outputs] == [16, 128, 64, 32]
+    d = build_discriminator(256)
+    assert d.output_shape == (None, 8, 8, 1)
+
+
+def test_generator_normalises_raw_pixels_inside():
+    from training.model import build_generator
+
+    g = build_generator(64)
+    norm = g.get_layer("normalise")
+    out = np.asarray(norm(np.array([[[[0.0, 127.5, 255.0]]]], np.float32)))
+    assert out.ravel() == pytest.approx([-1.0, 0.0, 1.0])
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_imagenet_import_top5_matches_tflite():
+    if not (WEIGHTS / "cat.bmp").is_file():
+        pytest.skip(f"ImageNet weights not available at {WEIGHTS}")
+    from training.imagenet import keras_top5, tflite_top5
+
+    image = cv2.imread(str(WEIGHTS / "cat.bmp"))[:, :, ::-1]
+    image = cv2.resize(image, (224, 224), interpolation=cv2.INTER_AREA)
+    tfl = WEIGHTS / "tf2_mobilenet_v2_1.0_224_ptq.tflite"
+    expected, got = tflite_top5(tfl, image), keras_top5(tfl, image)
+    labels = (WEIGHTS / "imagenet_labels.txt").read_text().splitlines()
+    assert labels[got[0]] == "Egyptian cat"
+    assert got[0] == expected[0]
+    assert len(set(got) & set(expected)) >= 3  # the TFLite file runs int8 activations; Keras float
+
+
+def test_frozen_encoder_batchnorm_gives_same_output_in_both_modes():
+    from training.model import build_generator, freeze_encoder_batchnorm
+
+    g = build_generator(64)
+    assert freeze_encoder_batchnorm(g) == 40
+    enc = g.get_layer("encoder")
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    train_out = [np.asarray(t) for t in enc(x, training=True)]
+    infer_out = [np.asarray(t) for t in enc(x, training=False)]
+    for a, b in zip(train_out, infer_out, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_recalibrated_batchnorm_makes_inference_match_training():
+    from training.bn import recalibrate_batchnorm, trainable_batchnorms
+    from training.model import build_generator, freeze_encoder_batchnorm
+
+    g = build_generator(64)
+    freeze_encoder_batchnorm(g)
+    assert len(trainable_batchnorms(g)) == 12  # decoder only: 4 blocks x (reduce, conv, shortcut)
+    x = np.random.default_rng(1).uniform(0, 255, (4, 64, 64, 3)).astype(np.float32)
+    before = np.abs(np.asarray(g(x, training=False)) - np.asarray(g(x, training=True))).max()
+    recalibrate_batchnorm(g, [x])
+    after = np.abs(np.asarray(g(x, training=False)) - np.asarray(g(x, training=True))).max()
+    assert after < 1e-3 < before
+
+
+def _blocks_image(rng: np.random.Generator, size: int = 160) -> tuple[np.ndarray, np.ndarray]:
+    """An image whose red channel is the mask: alignment can be read back from the pixels."""
+    mask = np.zeros((size, size), np.uint8)
+    for _ in range(4):
+        x, y, w, h = rng.integers(0, size - 30, 4) % (size - 40) + 10
+        mask[y:y + h // 2 + 8, x:x + w // 3 + 8] = 255
+    image = np.zeros((size, size, 3), np.uint8)
+    image[..., 0] = mask
+    image[..., 1] = rng.integers(0, 60, (size, size))
+    return image, mask
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_augmentation_keeps_image_and_mask_aligned(seed):
+    from training.augment import augment_pair
+
+    rng = np.random.default_rng(seed)
+    image, mask = _blocks_image(rng)
+    img, msk = augment_pair(np.random.default_rng(100 + seed), image, mask, 128, colour=False)
+    assert img.shape == (128, 128, 3) and msk.shape == (128, 128)
+    from_pixels, from_mask = img[..., 0] > 127, msk > 127
+    if from_mask.sum() > 50:
+        assert (from_pixels == from_mask).mean() > 0.995
+    # colour jitter is drawn after the geometry: same seed, same geometry, mask untouched
+    img2, msk2 = augment_pair(np.random.default_rng(100 + seed), image, mask, 128, colour=True)
+    np.testing.assert_array_equal(msk, msk2)
+
+
+def test_frame_batches_shapes_and_repeatability():
+    from training.augment import FrameBatches
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (10, 80, 80, 3), dtype=np.uint8)
+    masks = (rng.random((10, 80, 80)) > 0.5).astype(np.uint8) * 255
+    train = FrameBatches(images, masks, 4, 64, train=True, seed=3)
+    x, y = train[0]
+    assert len(train) == 2 and x.shape == (4, 64, 64, 3) and y.shape == (4, 64, 64, 1)
+    assert x.dtype == np.float32 and set(np.unique(y)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(x, FrameBatches(images, masks, 4, 64, train=True, seed=3)[0][0])
+    val = FrameBatches(images, masks, 4, 64, train=False)
+    assert len(val) == 3 and val[2][0].shape == (2, 64, 64, 3)
+
+
+def _tiny_dataset(root: Path, n: int = 10) -> Path:
+    """Real Kvasir-SEG frames cropped around their polyp and shrunk: a tiny train set."""
+    src = DATA / "kvasir-seg"
+    if not src.is_dir():
+        pytest.skip(f"real dataset not available at {src} (the CI machine provides ../shared/data)")
+    stems = (src / "train.txt").read_text().split()[:n]
+    out = root / "tiny"
+    (out / "images").mkdir(parents=True)
+    (out / "masks").mkdir()
+    for stem in stems:
+        image = cv2.resize(cv2.imread(str(src / "images" / f"{stem}.jpg")), (96, 96))
+        mask = cv2.resize(cv2.imread(str(src / "masks" / f"{stem}.png"), 0), (96, 96))
+        cv2.imwrite(str(out / "images" / f"{stem}.jpg"), image)
+        cv2.imwrite(str(out / "masks" / f"{stem}.png"), mask)
+    (out / "train.txt").write_text("\n".join(stems) + "\n")
+    return out
+
+
+def _train(root: Path, out: Path, epochs: int, adversarial: float = 0.0) -> int:
+    from training.train import main
+
+    return main(["--data-root", str(root), "--out-dir", str(out), "--cache", str(root / "cache.npz"),
+                 "--epochs", str(epochs), "--steps-per-epoch", "2", "--batch-size", "2", "--input-size", "64",
+                 "--cache-size", "80", "--adversarial-weight", str(adversarial), "--recalibrate-frames", "4"])
+
+
+@pytest.mark.data
+@pytest.mark.slow
+def test_two_step_training_checkpoints_and_resumes(tmp_path, monkeypatch):
+    import training.train as train_mod
+
+    data = _tiny_dataset(tmp_path)
+    cfg = train_mod.load_training_config()
+    monkeypatch.setattr(train_mod, "load_training_config", lambda path=None: cfg.__class__(
+        **{**cfg.__dict__, "train_sets": ["tiny"], "val_fraction": 0.2}))
+    out = tmp_path / "run"
+    assert _train(tmp_path, out, epochs=1) == 0
+    for name in ("best.weights.h5", "final.weights.h5", "summary.json", "log.csv", "backup"):
+        assert (out / name).exists(), name
+    assert (tmp_path / "cache.npz").is_file() and data.is_dir()
+    assert _train(tmp_path, out, epochs=2) == 0  # resumes at epoch 2 from the backup
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs_done"] == 2 and 0.0 <= summary["val_dice_final"] <= 1.0
+
+    gan_out = tmp_path / "gan"
+    assert _train(tmp_path, gan_out, epochs=1, adversarial=0.1) == 0
+    row = next(csv.DictReader((gan_out / "log.csv").open()))
+    assert {"adv_loss", "d_loss", "seg_loss", "val_dice"} <= set(row)
+
+
+@pytest.mark.slow
+def test_gan_step_runs_on_the_jax_backend(tmp_path):
+    """The same training code under KERAS_BACKEND=jax (GPU machines with JAX but no TensorFlow)."""
+    pytest.importorskip("jax", reason="JAX not installed (optional; only for the JAX training path)")
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import numpy as np, keras\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        "from training.model import build_generator, build_discriminator, freeze_encoder_batchnorm\n"
+        "from training.gan import LGPSGAN\n"
+        "g = build_generator(64); freeze_encoder_batchnorm(g)\n"
+        "m = LGPSGAN(g, build_discriminator(64), 0.1); m.compile(optimizer=keras.optimizers.Adam(1e-3))\n"
+        "x = np.random.default_rng(0).uniform(0, 255, (4, 64, 64, 3)).astype('float32')\n"
+        "y = (x[..., :1] > 127).astype('float32')\n"
+        "h = m.fit(x, y, batch_size=2, epochs=1, validation_data=(x, y), verbose=0).history\n"
+        "assert np.isfinite(h['loss'][0]) and 'val_dice' in h, h\n"
+        "print('ok', sorted(h))\n"
+    )
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "ok" in done.stdout

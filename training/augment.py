@@ -1,0 +1,111 @@
+"""Joint image/mask augmentation and the batch loaders fed to ``fit``.
+
+Every geometric change (flips, 90-degree turns, scale/crop, small rotation) is composed into one
+affine matrix and applied to image and mask with the same ``cv2.warpAffine`` call parameters, so
+they cannot drift apart; colour jitter (brightness, contrast, hue) touches the image only.
+
+Why numpy/OpenCV on the host rather than layers on the device: the same code then feeds the
+TensorFlow and the JAX backends; one warp per frame costs well under a millisecond, and the
+loaders run in worker threads (OpenCV releases the GIL), so the accelerator stays the bottleneck.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import keras
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Ranges of the random changes (defaults follow common polyp-segmentation practice)."""
+
+    scale: tuple[float, float] = (0.75, 1.25)  # zoom (1 = the whole cached frame fills the input)
+    rotate_deg: float = 15.0  # small rotation, +-degrees
+    shift: float = 0.1  # translation, fraction of the output size
+    brightness: float = 0.2  # +- fraction of 255
+    contrast: float = 0.2  # factor 1 +- this
+    hue_deg: float = 8.0  # +- degrees of hue (OpenCV hue unit is 2 degrees)
+
+
+def random_affine(rng: np.random.Generator, src: int, out: int, cfg: AugmentConfig) -> np.ndarray:
+    """A 2x3 matrix mapping a src x src frame to out x out: flips, 90 turns, zoom, rotation, shift."""
+    centre_src, centre_out = (src - 1) / 2.0, (out - 1) / 2.0
+    angle = 90.0 * rng.integers(4) + rng.uniform(-cfg.rotate_deg, cfg.rotate_deg)
+    zoom = rng.uniform(*cfg.scale) * out / src
+    m = cv2.getRotationMatrix2D((centre_src, centre_src), angle, zoom)
+    m[:, 2] += np.array([centre_out - centre_src] * 2) + rng.uniform(-cfg.shift, cfg.shift, 2) * out
+    flip = np.diag([-1.0 if rng.random() < 0.5 else 1.0, -1.0 if rng.random() < 0.5 else 1.0])
+    m = flip @ m
+    m[:, 2] += np.where(np.diag(flip) < 0, out - 1, 0)
+    return m
+
+
+def color_jitter(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
+    """Brightness, contrast and hue jitter of an RGB uint8 image."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV)
+    shift = int(round(rng.uniform(-cfg.hue_deg, cfg.hue_deg) / 2.0))
+    hsv[..., 0] = ((hsv[..., 0].astype(np.int16) + shift) % 180).astype(np.uint8)
+    x = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB).astype(np.float32)
+    c = 1.0 + rng.uniform(-cfg.contrast, cfg.contrast)
+    b = rng.uniform(-cfg.brightness, cfg.brightness) * 255.0
+    x = (x - x.mean()) * c + x.mean() + b
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def augment_pair(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, out: int,
+                 cfg: AugmentConfig = AugmentConfig(), colour: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Augment an RGB uint8 image and its uint8 mask (0..255) together; returns (out, out) pair."""
+    m = random_affine(rng, image.shape[0], out, cfg)
+    img = cv2.warpAffine(image, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    msk = cv2.warpAffine(mask, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    if colour:
+        img = color_jitter(rng, img, cfg)
+    return img, msk
+
+
+class FrameBatches(keras.utils.PyDataset):
+    """Batches (RGB float32 0..255 (B,S,S,3), mask float32 {0,1} (B,S,S,1)) from cached frames.
+
+    Training: reshuffled each epoch and augmented, the random stream seeded by (seed, epoch, batch)
+    so a run is repeatable and a resumed run sees the same epochs. Validation: plain resize.
+    """
+
+    def __init__(self, images: np.ndarray, masks: np.ndarray, batch_size: int, size: int, *,
+                 train: bool, seed: int = 0, aug: AugmentConfig = AugmentConfig(), workers: int = 1):
+        super().__init__(workers=workers, use_multiprocessing=False)
+        self.images, self.masks = images, masks
+        self.batch_size, self.size, self.train, self.seed, self.aug = batch_size, size, train, seed, aug
+        self.epoch = 0
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        if not self.train:
+            return np.arange(len(self.images))
+        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.images))
+
+    def __len__(self) -> int:
+        n = len(self.images)
+        return n // self.batch_size if self.train else -(-n // self.batch_size)
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
+        rng = np.random.default_rng([self.seed, self.epoch, index])
+        xs, ys = [], []
+        for i in idx:
+            if self.train:
+                img, msk = augment_pair(rng, self.images[i], self.masks[i], self.size, self.aug)
+            else:
+                img = cv2.resize(self.images[i], (self.size, self.size), interpolation=cv2.INTER_AREA)
+                msk = cv2.resize(self.masks[i], (self.size, self.size), interpolation=cv2.INTER_LINEAR)
+            xs.append(img)
+            ys.append(msk)
+        x = np.stack(xs).astype(np.float32)
+        y = (np.stack(ys)[..., None] > 127).astype(np.float32)
+        return x, y

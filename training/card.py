@@ -1,0 +1,80 @@
+"""The model card written next to the shipped model: what it is, how it was trained, how good it is."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def git_commit() -> str:
+    """The working tree's commit (with "+dirty" when it has changes), or "unknown"."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+        ).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_model_card(path: str | Path, card: dict[str, Any]) -> Path:
+    """Write the model card JSON (sorted keys, so diffs between models read well)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(card, indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def build_model_card(model: Any, *, training: dict[str, Any], metrics: dict[str, Any],
+                     status: str) -> dict[str, Any]:
+    """The model card: what the file is, how it was trained, how well it does and how we know."""
+    from training.model import (
+        BRIDGE_FILTERS,
+        DECODER_FILTERS,
+        ENCODER_OUTPUT,
+        ENCODER_SKIPS,
+        NORMALISATION,
+        count_parameters,
+    )
+
+    size = int(model.input_shape[1])
+    return {
+        "name": "LGPS generator",
+        "paper": "Tesema et al., LGPS, arXiv 2503.18294",
+        "status": status,
+        "architecture": {
+            "encoder": f"MobileNetV2 alpha 1.0 cut at {ENCODER_OUTPUT}",
+            "skips": list(ENCODER_SKIPS),
+            "bridge_filters": BRIDGE_FILTERS,
+            "decoder_filters": list(DECODER_FILTERS),
+            "block": "modified residual block (1x1 -> 3x3 at filters/4, projected shortcut) + SE(r=16)",
+            "head": "bilinear x2 + 1x1 conv, sigmoid",
+        },
+        "parameters": count_parameters(model),
+        "input": {"size": [size, size, 3], "colour": "RGB", "range": "0..255 (int8 file: raw pixel - 128)",
+                  "normalisation": NORMALISATION, "resize": "stretch to square"},
+        "output": {"size": [size, size, 1], "meaning": "polyp probability (sigmoid)"},
+        "quantisation": "full integer int8 (int8 input/output), calibrated on training frames",
+        "training": training,
+        "metrics": metrics,
+        "git_commit": git_commit(),
+    }
+
+
+def read_metrics(items: list[str]) -> dict[str, Any]:
+    """``LABEL=PATH`` pairs of ``main.py evaluate --json`` files -> {label: results}."""
+    metrics = {}
+    for item in items:
+        label, _, path = item.partition("=")
+        if not path:
+            label, path = Path(label).stem, label
+        metrics[label] = json.loads(Path(path).read_text())
+    return metrics

@@ -1,0 +1,84 @@
+"""The LGPS hybrid loss, the adversarial losses and a per-image Dice metric (backend-agnostic).
+
+Paper: L_G = 0.4 BCE + 0.3 (1 - weighted IoU) + 0.3 (1 - Dice) + lambda L_adv.
+The weighted IoU is the paper's alpha-weighted soft IoU of foreground (alpha = 0.7) and
+background (1 - alpha). Unlike the released code, IoU and Dice are computed per image and then
+averaged over the batch (so a large polyp cannot drown a small one in the same batch), and the
+adversarial term really reaches the generator (training/gan.py).
+
+All functions take y_true, y_pred of shape (B, H, W, 1) with values in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keras import ops
+
+BCE_WEIGHT, IOU_WEIGHT, DICE_WEIGHT = 0.4, 0.3, 0.3
+IOU_ALPHA = 0.7
+SMOOTH = 1.0
+EPS = 1e-7
+
+
+def _flat(x: Any) -> Any:
+    x = ops.cast(x, "float32")
+    return ops.reshape(x, (ops.shape(x)[0], -1))
+
+
+def bce(y_true: Any, y_pred: Any) -> Any:
+    """Mean pixel binary cross-entropy (probabilities clipped to [eps, 1 - eps])."""
+    t, p = _flat(y_true), ops.clip(_flat(y_pred), EPS, 1.0 - EPS)
+    return ops.mean(-(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p)))
+
+
+def soft_iou(y_true: Any, y_pred: Any, smooth: float = SMOOTH) -> Any:
+    """Per-image soft IoU (B,): (sum t p + s) / (sum t + sum p - sum t p + s)."""
+    t, p = _flat(y_true), _flat(y_pred)
+    inter = ops.sum(t * p, axis=1)
+    return (inter + smooth) / (ops.sum(t, axis=1) + ops.sum(p, axis=1) - inter + smooth)
+
+
+def weighted_iou(y_true: Any, y_pred: Any, alpha: float = IOU_ALPHA) -> Any:
+    """Per-image alpha IoU(foreground) + (1 - alpha) IoU(background), shape (B,)."""
+    t, p = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+    return alpha * soft_iou(t, p) + (1.0 - alpha) * soft_iou(1.0 - t, 1.0 - p)
+
+
+def soft_dice(y_true: Any, y_pred: Any, smooth: float = SMOOTH) -> Any:
+    """Per-image soft Dice (B,): (2 sum t p + s) / (sum t + sum p + s)."""
+    t, p = _flat(y_true), _flat(y_pred)
+    return (2.0 * ops.sum(t * p, axis=1) + smooth) / (ops.sum(t, axis=1) + ops.sum(p, axis=1) + smooth)
+
+
+def hybrid_loss(y_true: Any, y_pred: Any) -> Any:
+    """0.4 BCE + 0.3 (1 - weighted IoU) + 0.3 (1 - Dice), IoU and Dice averaged per image."""
+    return (
+        BCE_WEIGHT * bce(y_true, y_pred)
+        + IOU_WEIGHT * (1.0 - ops.mean(weighted_iou(y_true, y_pred)))
+        + DICE_WEIGHT * (1.0 - ops.mean(soft_dice(y_true, y_pred)))
+    )
+
+
+def _bce_logits(target: float, logits: Any) -> Any:
+    """Mean sigmoid cross-entropy of logits against a constant target (stable form)."""
+    x = ops.cast(logits, "float32")
+    return ops.mean(ops.maximum(x, 0.0) - x * target + ops.log1p(ops.exp(-ops.abs(x))))
+
+
+def generator_adversarial_loss(fake_logits: Any) -> Any:
+    """Non-saturating GAN loss: the generator wants D(image, G(image)) judged real."""
+    return _bce_logits(1.0, fake_logits)
+
+
+def discriminator_loss(real_logits: Any, fake_logits: Any) -> Any:
+    """D learns real (image, ground truth) -> 1 and (image, G(image)) -> 0."""
+    return _bce_logits(1.0, real_logits) + _bce_logits(0.0, fake_logits)
+
+
+def dice_per_image(y_true: Any, y_pred: Any, threshold: float = 0.5) -> Any:
+    """Hard Dice per image at a threshold; an empty mask with an empty prediction scores 1."""
+    t = ops.cast(_flat(y_true) > 0.5, "float32")
+    p = ops.cast(_flat(y_pred) > threshold, "float32")
+    inter, total = ops.sum(t * p, axis=1), ops.sum(t, axis=1) + ops.sum(p, axis=1)
+    return ops.where(total > 0, 2.0 * inter / ops.maximum(total, 1.0), 1.0)

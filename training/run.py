@@ -1,0 +1,191 @@
+"""The training run behind ``python -m training.train``: data, model, fit, selection, summary."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.errors import DataError
+
+
+def _callbacks(keras: Any, generator: Any, out: Path) -> list[Any]:
+    class EpochInfo(keras.callbacks.Callback):
+        """Adds wall time and learning rate to the logs (CSV and TensorBoard show them)."""
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.t0 = time.time()
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None:
+                logs["epoch_seconds"] = time.time() - self.t0
+                lr = self.model.optimizer.learning_rate
+                logs["learning_rate"] = float(np.asarray(lr))
+
+    class KeepBest(keras.callbacks.Callback):
+        """Saves the generator's weights when val_dice improves; survives a resume (best.json)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.info_path, self.weights_path = out / "best.json", out / "best.weights.h5"
+            self.best = json.loads(self.info_path.read_text()) if self.info_path.is_file() else {"val_dice": -1}
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            score = float((logs or {}).get("val_dice", -1))
+            if score > self.best["val_dice"]:
+                self.best = {"val_dice": score, "epoch": epoch + 1}
+                generator.save_weights(self.weights_path)
+                self.info_path.write_text(json.dumps(self.best))
+                print(f"\nepoch {epoch + 1}: val_dice {score:.4f} (best so far) -> {self.weights_path}")
+
+    cbs = [EpochInfo(), KeepBest(), keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+           keras.callbacks.CSVLogger(str(out / "log.csv"), append=True), keras.callbacks.TerminateOnNaN()]
+    try:
+        import tensorboard  # noqa: F401  (the TensorBoard callback needs tf.summary + tensorboard)
+        import tensorflow  # noqa: F401
+
+        cbs.append(keras.callbacks.TensorBoard(str(out / "tensorboard"), write_graph=False))
+    except ImportError:
+        print("TensorFlow/TensorBoard not installed: no TensorBoard logs (CSV log still written)")
+    return cbs
+
+
+def _data(cfg: dict[str, Any], max_frames: int | None) -> tuple[np.ndarray, ...]:
+    from training.data import build_cache, load_cache
+
+    cache_path = Path(cfg["cache"])
+    if not cache_path.is_file():
+        print(f"building training cache {cache_path} from {cfg['data_root']} ...")
+        build_cache(cfg["data_root"], cfg["train_sets"], cache_path, cfg["cache_size"],
+                    cfg["val_fraction"], cfg["seed"])
+    cache = load_cache(cache_path)
+    expected = {"size": cfg["cache_size"], "seed": cfg["seed"], "val_fraction": cfg["val_fraction"]}
+    if any(cache.meta[k] != v for k, v in expected.items()):
+        raise DataError(f"{cache_path} was built with {cache.meta}, config wants {expected}; delete it")
+    tr, va = ~cache.is_val, cache.is_val
+    xi, xm, vi, vm = cache.images[tr], cache.masks[tr], cache.images[va], cache.masks[va]
+    if max_frames:
+        xi, xm, vi, vm = xi[:max_frames], xm[:max_frames], vi[:max_frames], vm[:max_frames]
+    return xi, xm, vi, vm
+
+
+def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple[Any, Any]:
+    from training.gan import LGPSGAN, mean_dice_metric
+    from training.imagenet import load_imagenet_encoder
+    from training.losses import hybrid_loss
+    from training.model import build_discriminator, build_generator, count_parameters, freeze_encoder_batchnorm
+
+    generator = build_generator(cfg["input_size"])
+    if imagenet:
+        print(f"ImageNet encoder: {load_imagenet_encoder(generator, cfg['encoder_weights'])} layers from "
+              f"{cfg['encoder_weights']}")
+    if cfg["freeze_encoder_bn"]:
+        print(f"encoder batch-norm frozen: {freeze_encoder_batchnorm(generator)} layers")
+    print(f"generator parameters: {count_parameters(generator):,} (incl. batch-norm statistics)")
+    epochs, lr = cfg["epochs"], cfg["learning_rate"]
+    schedule = keras.optimizers.schedules.CosineDecay(
+        lr * 0.1, decay_steps=max(1, (epochs - 1) * steps), alpha=0.01, warmup_target=lr,
+        warmup_steps=min(steps, epochs * steps // 4))
+    optimizer = keras.optimizers.Adam(schedule)
+    if cfg["adversarial_weight"] > 0:
+        model = LGPSGAN(generator, build_discriminator(cfg["input_size"]), cfg["adversarial_weight"])
+        model.compile(optimizer=optimizer)
+    else:
+        model = generator
+        model.compile(optimizer=optimizer, loss=hybrid_loss, metrics=[mean_dice_metric()])
+    return generator, model
+
+
+def val_dice(generator: Any, images: np.ndarray, masks: np.ndarray, size: int) -> float:
+    """Mean per-image Dice on the validation frames, generator in inference mode."""
+    from training.augment import FrameBatches
+    from training.losses import dice_per_image
+
+    scores = [np.asarray(dice_per_image(y, generator(x, training=False)))
+              for x, y in FrameBatches(images, masks, 16, size, train=False)]
+    return float(np.concatenate(scores).mean())
+
+
+def _distribution(keras: Any, multi_gpu: bool) -> Any:
+    import contextlib
+
+    if not multi_gpu:
+        return contextlib.nullcontext()
+    if keras.backend.backend() == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return contextlib.nullcontext()
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy().scope()
+
+
+def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames: int | None = None,
+          imagenet: bool = True, recalibrate_frames: int = 256, multi_gpu: bool = False,
+          finalize_only: bool = False, init_weights: str | None = None) -> dict[str, Any]:
+    """Train, select on validation, recalibrate batch-norm, write final weights and summary.json."""
+    import keras
+
+    from training.augment import FrameBatches
+    from training.bn import recalibrate_batchnorm
+
+    keras.utils.set_random_seed(cfg["seed"])
+    out = Path(cfg["out_dir"])
+    out.mkdir(parents=True, exist_ok=True)
+    xi, xm, vi, vm = _data(cfg, max_frames)
+    size, bs = cfg["input_size"], cfg["batch_size"]
+    train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=cfg["seed"], workers=cfg["loader_workers"])
+    val_batches = FrameBatches(vi, vm, bs, size, train=False)
+    steps = min(len(train_batches), steps_per_epoch or len(train_batches))
+    print(f"backend {keras.backend.backend()}; train {len(xi)} frames, val {len(vi)}; {steps} steps/epoch")
+    with _distribution(keras, multi_gpu):
+        generator, model = _build(keras, cfg, imagenet, steps)
+    if init_weights:
+        generator.load_weights(init_weights)
+        print(f"generator initialised from {init_weights}")
+    started = time.time()
+    if finalize_only:
+        return finalize(generator, cfg, out, xi, xm, vi, vm, recalibrate_frames, recalibrate_batchnorm,
+                        FrameBatches, train_seconds=0.0)
+    model.fit(train_batches, validation_data=val_batches, epochs=cfg["epochs"],
+                        steps_per_epoch=steps, callbacks=_callbacks(keras, generator, out), verbose=2)
+    return finalize(generator, cfg, out, xi, xm, vi, vm, recalibrate_frames, recalibrate_batchnorm,
+                    FrameBatches, train_seconds=time.time() - started)
+
+
+def finalize(generator: Any, cfg: dict[str, Any], out: Path, xi: np.ndarray, xm: np.ndarray, vi: np.ndarray,
+             vm: np.ndarray, recalibrate_frames: int, recalibrate: Any, batches_cls: Any, **extra: Any
+             ) -> dict[str, Any]:
+    """Best weights -> batch-norm recalibrated on training frames -> final.weights.h5 + summary.json."""
+    import keras
+
+    best_path = out / "best.weights.h5"
+    if best_path.is_file():
+        generator.load_weights(best_path)
+    size = cfg["input_size"]
+    before = val_dice(generator, vi, vm, size)
+    snapshot = [keras.ops.convert_to_numpy(v) for v in generator.non_trainable_variables]
+    n = min(recalibrate_frames, len(xi))
+    recalibrate(generator, (x for x, _ in batches_cls(xi[:n], xm[:n], 16, size, train=False)))
+    after = val_dice(generator, vi, vm, size)
+    if after < before:  # keep whichever statistics validate better; both are honest val numbers
+        for v, s in zip(generator.non_trainable_variables, snapshot, strict=True):
+            v.assign(s)
+    generator.save_weights(out / "final.weights.h5")
+    log = out / "log.csv"
+    epochs_done = max(0, len(log.read_text().strip().splitlines()) - 1) if log.is_file() else 0
+    best = json.loads((out / "best.json").read_text()) if (out / "best.json").is_file() else {}
+    summary = {
+        "config": cfg, "backend": keras.backend.backend(), "machine": platform.platform(),
+        "processor": platform.processor() or platform.machine(), "epochs_done": epochs_done,
+        "best_epoch": best.get("epoch"), "val_dice_best": best.get("val_dice"),
+        "val_dice_before_recalibration": before, "val_dice_after_recalibration": after,
+        "bn_recalibrated": after >= before, "val_dice_final": max(before, after),
+        "train_frames": int(len(xi)), "val_frames": int(len(vi)),
+        "train_seconds_this_session": extra.get("train_seconds"),
+    }
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    return summary

@@ -1,0 +1,105 @@
+"""Train the LGPS generator (optionally with its conditional discriminator) with Keras 3.
+
+    python -m training.train [--config config.yaml] [--epochs N] [--adversarial-weight L] ...
+    KERAS_BACKEND=jax python -m training.train --cache runs/cache/train_320.npz   # JAX + CUDA, no TF
+
+Backend-neutral by construction: data come from numpy (training/augment.py), losses use
+``keras.ops``, lambda = 0 trains the generator with plain ``compile``/``fit`` and lambda > 0 with
+training/gan.py. Several GPUs: with TensorFlow, ``tf.distribute.MirroredStrategy`` (--multi-gpu);
+with JAX, ``keras.distribution.DataParallel``.
+
+Resume: ``BackupAndRestore`` saves model and optimizer state every epoch under <out>/backup; run
+the same command again after an interruption and it continues from the last finished epoch (the
+backup is kept at the end, so re-running a finished run only re-finalises; raise --epochs to go on).
+Model selection: the best validation per-image Dice (inference mode) so far is kept in
+<out>/best.weights.h5. At the end the best weights get their decoder batch-norm statistics
+recalibrated (training/bn.py) and are saved as <out>/final.weights.h5 with <out>/summary.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_training_config(path: str | Path | None = None) -> Any:
+    """The ``training:`` section of config.yaml, relative paths resolved against the file's folder."""
+    import dataclasses
+
+    from engine.config import DEFAULT_CONFIG_PATH, load_config
+
+    path = Path(path) if path else DEFAULT_CONFIG_PATH
+    cfg = load_config(path).training
+    base = path.resolve().parent
+    fix = {k: str((base / getattr(cfg, k)).resolve()) for k in ("data_root", "encoder_weights", "out_dir")
+           if not Path(getattr(cfg, k)).is_absolute()}
+    return dataclasses.replace(cfg, **fix)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
+    p.add_argument("--config", default=None, help="config.yaml with a training: section")
+    p.add_argument("--data-root", help="folder holding the training datasets")
+    p.add_argument("--out-dir", help="run folder: checkpoints, logs, summary")
+    p.add_argument("--cache", help="training cache .npz (built from --data-root when missing)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--adversarial-weight", type=float, help="lambda of the adversarial term (0: no D)")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--input-size", type=int, help="model input (multiple of 32; the app model is 256)")
+    p.add_argument("--cache-size", type=int, help="side of the cached frames (a bit above --input-size)")
+    p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (smoke tests)")
+    p.add_argument("--max-frames", type=int, help="use only the first N train/val frames (smoke tests)")
+    p.add_argument("--no-imagenet", action="store_true", help="random encoder init (tests only)")
+    p.add_argument("--init-weights", help="start the generator from these weights (fine-tuning, ablations)")
+    p.add_argument("--recalibrate-frames", type=int, default=256, help="train frames for BN recalibration")
+    p.add_argument("--finalize-only", action="store_true",
+                   help="no training: best weights -> BN recalibration -> final.weights.h5 + summary.json")
+    p.add_argument("--multi-gpu", action="store_true", help="data-parallel over all local GPUs")
+    return p.parse_args(argv)
+
+
+def resolve(args: argparse.Namespace) -> dict[str, Any]:
+    """Config file values overridden by flags; one flat dict that is also written to summary.json."""
+    import dataclasses
+
+    cfg = dataclasses.asdict(load_training_config(args.config))
+    keys = ("data_root", "out_dir", "epochs", "batch_size", "learning_rate", "adversarial_weight", "seed",
+            "input_size", "cache_size")
+    for key in keys:
+        value = getattr(args, key)
+        if value is not None:
+            cfg[key] = value
+    cfg["cache"] = args.cache or str(Path(cfg["out_dir"]).parent / "cache" / f"train_{cfg['cache_size']}.npz")
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = resolve(args)
+    from training.run import train
+
+    started = time.time()
+    summary = train(cfg, steps_per_epoch=args.steps_per_epoch, max_frames=args.max_frames,
+                    imagenet=not args.no_imagenet, recalibrate_frames=args.recalibrate_frames,
+                    multi_gpu=args.multi_gpu, finalize_only=args.finalize_only,
+                    init_weights=args.init_weights)
+    print(json.dumps({k: summary[k] for k in ("epochs_done", "best_epoch", "val_dice_best",
+                                               "val_dice_final")}, indent=1))
+    print(f"done in {time.time() - started:.0f} s; run folder {cfg['out_dir']}")
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyError):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.exit(main())
