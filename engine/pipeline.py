@@ -177,8 +177,9 @@ class Pipeline:
                 if not self.capture.is_alive() and self.capture.ident is not None:
                     break  # source finished and the slot is empty
                 continue
-            if frame.index != self._last_index + 1:
-                self.processor.reset()  # seek, loop or drop: temporal state no longer applies
+            if frame.index <= self._last_index:
+                self.processor.reset()  # seek back or loop: temporal state no longer applies
+            # (a forward jump from dropped frames or a seek is judged by the smoother itself)
             self._last_index = frame.index
             try:
                 result = self.processor.process(
