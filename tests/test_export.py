@@ -22,7 +22,7 @@ def small_model():
     # Give the untrained head a spread of outputs so agreement is tested over the whole range.
     head = model.get_layer("head")
     head.kernel.assign(np.asarray(head.kernel) * 200.0)
-    # Dead filters like the ImageNet MobileNetV2's (all-zero channels) once crashed XNNPACK on load.
+    # Dead filters like the ImageNet MobileNetV2's (all-zero channels) must survive quantisation.
     conv1 = model.get_layer("encoder").get_layer("Conv1")
     kernel = np.asarray(conv1.kernel).copy()
     kernel[..., :3] = 0.0

@@ -57,9 +57,9 @@ def export_tflite(
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     if quantize == "int8":
-        from training.quant_fixes import with_live_channels, with_live_se_units
+        from training.quant_fixes import with_live_se_units
 
-        model = with_live_se_units(with_live_channels(model), rep)
+        model = with_live_se_units(model, rep)
     with tempfile.TemporaryDirectory(prefix="lgps_savedmodel_") as tmp:
         model.export(tmp, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)

@@ -1,8 +1,8 @@
 """Make a trained generator safe to quantise: no int8 tensor may have a zero range.
 
-Both fixes work on a copy of the model and leave the function (on the calibration frames)
-unchanged or changed far below one int8 step. Found the hard way: LiteRT's XNNPACK delegate
-aborts the whole process ("double free or corruption") when loading a file with such a tensor.
+Found the hard way: LiteRT's XNNPACK delegate aborts the whole process ("double free or
+corruption") when it loads a file with such a tensor. The fix works on a copy of the model and
+keeps its function on the calibration frames.
 """
 
 from __future__ import annotations
@@ -10,44 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-
-def with_live_channels(model: Any, rel: float = 1e-3) -> Any:
-    """A copy of ``model`` whose all-zero conv output channels get one tiny centre weight.
-
-    Why: the ImageNet MobileNetV2 has dead filters (every weight 0, e.g. in Conv1). The converter
-    then gives that channel a near-zero per-channel scale, the folded bias overflows int32 at
-    that scale, and LiteRT's XNNPACK delegate crashes on load ("double free or corruption"). A
-    centre weight of ``rel`` x the layer's largest weight changes the channel's pre-activation by
-    far less than one int8 step, and gives it a sane scale.
-    """
-    import keras
-
-    from training.bn import _all_layers
-
-    convs = [layer for layer in _all_layers(model)
-             if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D))]
-    dead = {}
-    for layer in convs:
-        k = keras.ops.convert_to_numpy(layer.kernel)
-        per_out = np.abs(k).reshape(-1, k.shape[2] * k.shape[3]).max(axis=0).reshape(k.shape[2:])
-        per_out = per_out.max(axis=0) if isinstance(layer, keras.layers.Conv2D) else per_out.max(axis=1)
-        if (per_out == 0).any():
-            dead[layer.name] = (per_out == 0, rel * float(np.abs(k).max()))
-    if not dead:
-        return model
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    for layer in (layer for layer in _all_layers(clone) if layer.name in dead):
-        mask, eps = dead[layer.name]
-        k = keras.ops.convert_to_numpy(layer.kernel).copy()
-        c = k.shape[0] // 2, k.shape[1] // 2
-        if isinstance(layer, keras.layers.DepthwiseConv2D):
-            k[c[0], c[1], mask, 0] = eps
-        else:
-            k[c[0], c[1], 0, mask] = eps
-        layer.kernel.assign(k)
-    return clone
 
 
 def with_live_se_units(model: Any, rep: np.ndarray, level: float = 1.0, spread: float = 0.05) -> Any:

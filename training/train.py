@@ -57,11 +57,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int)
     p.add_argument("--input-size", type=int, help="model input (multiple of 32; the app model is 256)")
     p.add_argument("--cache-size", type=int, help="side of the cached frames (a bit above --input-size)")
+    p.add_argument("--encoder-weights", help="ImageNet MobileNetV2 .tflite for the encoder initialisation")
+    p.add_argument("--build-cache-only", action="store_true",
+                   help="write the training cache (.npz, one file to copy to a GPU machine) and stop")
     p.add_argument("--steps-per-epoch", type=int, help="cap on steps per epoch (smoke tests)")
     p.add_argument("--max-frames", type=int, help="use only the first N train/val frames (smoke tests)")
     p.add_argument("--no-imagenet", action="store_true", help="random encoder init (tests only)")
     p.add_argument("--init-weights", help="start the generator from these weights (fine-tuning, ablations)")
     p.add_argument("--recalibrate-frames", type=int, default=256, help="train frames for BN recalibration")
+    p.add_argument("--calibration-frames", type=int, default=128,
+                   help="train frames for BN statistics before each validation (0: moving averages)")
     p.add_argument("--finalize-only", action="store_true",
                    help="no training: best weights -> BN recalibration -> final.weights.h5 + summary.json")
     p.add_argument("--multi-gpu", action="store_true", help="data-parallel over all local GPUs")
@@ -74,7 +79,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
 
     cfg = dataclasses.asdict(load_training_config(args.config))
     keys = ("data_root", "out_dir", "epochs", "batch_size", "learning_rate", "adversarial_weight", "seed",
-            "input_size", "cache_size")
+            "input_size", "cache_size", "encoder_weights")
     for key in keys:
         value = getattr(args, key)
         if value is not None:
@@ -86,13 +91,20 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = resolve(args)
+    if args.build_cache_only:
+        from training.data import build_cache
+
+        path = build_cache(cfg["data_root"], cfg["train_sets"], cfg["cache"], cfg["cache_size"],
+                           cfg["val_fraction"], cfg["seed"])
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return 0
     from training.run import train
 
     started = time.time()
     summary = train(cfg, steps_per_epoch=args.steps_per_epoch, max_frames=args.max_frames,
                     imagenet=not args.no_imagenet, recalibrate_frames=args.recalibrate_frames,
                     multi_gpu=args.multi_gpu, finalize_only=args.finalize_only,
-                    init_weights=args.init_weights)
+                    init_weights=args.init_weights, calibration_frames=args.calibration_frames)
     print(json.dumps({k: summary[k] for k in ("epochs_done", "best_epoch", "val_dice_best",
                                                "val_dice_final")}, indent=1))
     print(f"done in {time.time() - started:.0f} s; run folder {cfg['out_dir']}")
