@@ -26,7 +26,8 @@ def finish_run(window, screenshot: str | None) -> int:
     slot, paint = latency.get("slot", {}), latency.get("paint", {})
     print(
         f"gui_max_stall_ms={beat.max_stall_ms:.1f} gui_stalls_over_50ms={beat.stalls_over_50ms} "
-        f"displayed_fps={meter.fps.rate:.1f} source_fps={source_fps:.1f} engine_fps={engine_fps:.1f} "
+        f"displayed_fps={meter.fps.rate:.1f} displayed_fps_avg={meter.average_fps:.1f} "
+        f"source_fps={source_fps:.1f} engine_fps={engine_fps:.1f} "
         f"frames_shown={meter.frames_shown} "
         f"video_latency_ms_median={video.get('median', 0):.1f} p95={video.get('p95', 0):.1f} "
         f"overlay_latency_ms_median={overlay.get('median', 0):.1f} p95={overlay.get('p95', 0):.1f} "

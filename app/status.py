@@ -75,13 +75,22 @@ class DisplayMeter:
         self.fps = WindowRate()
         self.latency = RollingStats(window=300)
         self.frames_shown = 0
+        self.first_shown: float | None = None
         self._last_result: Result | None = None
 
     def frame_shown(self, frame: Frame) -> None:
         now = time.monotonic()
         self.frames_shown += 1
+        if self.first_shown is None:
+            self.first_shown = now
         self.fps.tick(now)
         self.latency.add("video", (now - frame.capture_time) * 1000.0)
+
+    @property
+    def average_fps(self) -> float:
+        """Frames shown per second since the first one (the long-run display rate)."""
+        span = time.monotonic() - self.first_shown if self.first_shown is not None else 0.0
+        return (self.frames_shown - 1) / span if span > 0 and self.frames_shown > 1 else 0.0
 
     def gui_work(self, name: str, ms: float) -> None:
         """GUI-thread time per frame ("slot": taking the frame, "paint": the blit)."""
@@ -95,8 +104,10 @@ class DisplayMeter:
         self.latency.add("overlay", (time.monotonic() - result.frame.capture_time) * 1000.0)
 
     def reset(self) -> None:
+        """A new source: count from zero."""
         self.fps = WindowRate()
         self.latency.reset()
+        self.frames_shown, self.first_shown, self._last_result = 0, None, None
 
 
 class StatusPanel:
