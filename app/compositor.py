@@ -1,9 +1,11 @@
 """Draws the latest result's polyps onto the newest frame, and says when they are stale.
 
 Why here and not in the engine: the display runs at the source's rate while inference runs at its
-own, slower rate. Each captured frame gets the newest result available; when that result belongs
-to an earlier frame, the overlay is drawn marked stale (never silently), and a result older than
-`MAX_STALE_S` or from a later frame (after a seek back) is not drawn at all.
+own rate, and display never waits for inference. Each captured frame gets the newest result
+available. That result normally belongs to the frame before (the one-frame lag inherent in not
+waiting): it is drawn normally, and the corner readout states the overlay's latency in ms. A result
+further behind (the engine is slow or stalled) is drawn marked stale, greyed with a "stale" tag,
+never silently; one older than `MAX_STALE_S` or from a later frame (after a seek back) is not drawn.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from engine.overlay import draw_overlay
 from engine.results import Frame, Result
 
 MAX_STALE_S = 1.0  # an overlay older than this would point at tissue that has moved on
+CURRENT_LAG_FRAMES = 1  # the pipeline's own one-frame lag: not flagged on the image (the readout says it)
 
 
 class Compositor:
@@ -47,7 +50,7 @@ class Compositor:
         lag_frames = frame.index - result.frame.index
         if lag_frames < 0 or lag_s > MAX_STALE_S:
             return None, False
-        return result, lag_frames > 0
+        return result, lag_frames > CURRENT_LAG_FRAMES
 
     def compose(self, frame: Frame) -> tuple[np.ndarray, Result | None]:
         """The image to show and record for `frame` (the frame itself when nothing is drawn), and

@@ -1,15 +1,13 @@
 """'Export whole file…': every frame of a replayed file, annotated, with a cancellable progress dialog.
 
-Why an app-side loop instead of engine.export_job.export_clip: the export must be cancellable from
-the dialog, and a cancel must leave nothing under the final name. The loop is export_clip's own
-(FrameProcessor + Recorder(atomic=True)) with a cancel check per frame and `Recorder.abort()`.
-It runs on its own thread with its own interpreter, so the live engine is never touched.
+The loop is the engine's own `export_clip` (the same as `main.py export`), given a cancel flag: a
+cancel deletes the partial file, so nothing is ever left under the final name. It runs on its own
+thread with its own interpreter, so the live engine is never touched.
 """
 
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 from PyQt6.QtCore import QObject, Qt, pyqtSignal
@@ -17,10 +15,7 @@ from PyQt6.QtWidgets import QProgressDialog, QWidget
 
 from engine.config import Config
 from engine.errors import LGPSError
-from engine.pipeline import FrameProcessor
-from engine.recorder import Recorder
-from engine.results import Frame
-from engine.sources import open_source
+from engine.export_job import ExportCancelled, export_clip
 
 
 class ExportJob(QObject):
@@ -61,36 +56,16 @@ class ExportJob(QObject):
             self.finished.emit(str(self.output), written)
 
     def _export(self) -> int | None:
-        """The frame-exact loop; None when cancelled (the partial file is deleted)."""
-        source = open_source(self.spec)
-        info = source.info
+        """The engine's frame-exact export with this job's cancel flag; None when cancelled."""
         try:
-            processor = FrameProcessor(self.config)
-            recorder = Recorder(self.output, info.width, info.height, info.fps, self.config.recorder, atomic=True)
-            try:
-                written, last = 0, -1
-                while (item := source.read()) is not None:
-                    if self._cancel.is_set():
-                        recorder.abort()
-                        return None
-                    index, pts, image = item
-                    if index != last + 1:
-                        processor.reset()
-                    last = index
-                    result = processor.process(Frame(index, time.monotonic(), image, pts), self.config)
-                    recorder.write(result.annotated)
-                    written += 1
-                    self.progress.emit(written, info.frame_count or 0)
-                if self._cancel.is_set():
-                    recorder.abort()
-                    return None
-                recorder.close()
-                return written
-            except BaseException:
-                recorder.abort()
-                raise
-        finally:
-            source.close()
+            summary = export_clip(
+                self.config, self.spec, self.output, progress=False,
+                on_progress=lambda done, total: self.progress.emit(done, total or 0),
+                cancelled=self._cancel.is_set,
+            )
+        except ExportCancelled:
+            return None
+        return summary.frames_written
 
 
 def show_progress(parent: QWidget, job: ExportJob) -> QProgressDialog:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,10 @@ from engine.progress import ProgressBar
 from engine.recorder import Recorder
 from engine.results import Frame, Result
 from engine.sources import open_source
+
+
+class ExportCancelled(Exception):
+    """The caller cancelled the export; the partial file has been deleted."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +48,14 @@ def export_clip(
     config: Config, source_spec: str, output: str | Path, *,
     events_path: str | Path | None = None, masks_dir: str | Path | None = None,
     processor: FrameProcessor | None = None, progress: bool = True,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> ExportSummary:
-    """Annotate a whole clip. Raises SourceTruncatedError after writing when the input was cut short."""
+    """Annotate a whole clip. Raises SourceTruncatedError after writing when the input was cut short.
+
+    `on_progress(done, total)` is called after each frame; when `cancelled()` turns true the export
+    stops, the partial file is deleted and ExportCancelled is raised (the window's Cancel button).
+    """
     source = open_source(source_spec)
     processor = processor or FrameProcessor(config)
     info = source.info
@@ -58,6 +69,8 @@ def export_clip(
     try:
         with Recorder(output, info.width, info.height, info.fps, config.recorder, atomic=True) as recorder:
             while (item := source.read()) is not None:
+                if cancelled and cancelled():
+                    raise ExportCancelled(f"export of {info.name} cancelled")
                 index, pts, image = item
                 if index != last_index + 1:
                     processor.reset()
@@ -71,6 +84,8 @@ def export_clip(
                 written += 1
                 if bar:
                     bar.update(written)
+                if on_progress:
+                    on_progress(written, info.frame_count)
     finally:
         if events:
             events.close()

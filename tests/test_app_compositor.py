@@ -1,4 +1,4 @@
-"""The window's overlay rule: the newest result on the newest frame, marked stale when it is older."""
+"""The window's overlay rule: the newest result on the newest frame, marked stale when it lags further."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ def test_nothing_drawn_before_the_first_result(compositor):
     ("shown", "drawn", "stale"),
     [
         (10, True, False),  # its own frame
-        (11, True, True),  # later frames: drawn, marked stale
+        (11, True, False),  # the next frame: the pipeline's inherent one-frame lag, drawn normally
+        (12, True, True),  # further behind: drawn, marked stale
         (14, True, True),
         (9, False, False),  # an earlier frame (after a seek back): not drawn
         (10 + int(FPS * MAX_STALE_S) + 1, False, False),  # too old: not drawn
