@@ -53,10 +53,10 @@ class CRFConfig:
     kernel_size: int = _range(7, 3, 21)
     blur: int = _range(4, 1, 16)
     pos_sigma: float = _range(3.0, 0.1, 100.0)
-    pos_weight: float = _range(3.0, 0.0, 100.0)
+    pos_weight: float = _range(0.06, 0.0, 100.0)
     app_pos_sigma: float = _range(20.0, 0.1, 1000.0)
-    app_col_sigma: float = _range(13.0, 0.1, 255.0)
-    app_weight: float = _range(10.0, 0.0, 100.0)
+    app_col_sigma: float = _range(30.0, 0.1, 255.0)
+    app_weight: float = _range(0.2, 0.0, 100.0)
     unary_weight: float = _range(1.0, 0.01, 100.0)
 
 

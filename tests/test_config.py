@@ -61,3 +61,8 @@ def test_file_errors(tmp_path):
     bad.write_text("crf:\n  iterations: [\n")
     with pytest.raises(ConfigError, match="not valid YAML at line"):
         load_config(bad)
+
+
+def test_shipped_file_matches_the_code_defaults():
+    """config.yaml documents the defaults; a drift between the two would surprise whoever edits one."""
+    assert load_config() == parse_config({}, path=str(load_config().path))
