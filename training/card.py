@@ -63,10 +63,25 @@ def build_model_card(model: Any, *, training: dict[str, Any], metrics: dict[str,
                   "normalisation": NORMALISATION, "resize": "stretch to square"},
         "output": {"size": [size, size, 1], "meaning": "polyp probability (sigmoid)"},
         "quantisation": "full integer int8 (int8 input/output), calibrated on training frames",
+        "training_data": _data_line(training),
         "training": training,
         "metrics": metrics,
+        "metrics_protocol": "main.py evaluate: per-image means at each mask's original resolution, threshold 0.5; "
+                            "test splits (Kvasir-SEG/CVC-ClinicDB test.txt, all of CVC-ColonDB) never used in "
+                            "training or model selection; 'pooled_dice' and 'two_class_miou' are the seed "
+                            "script's metrics, kept for comparison",
         "git_commit": git_commit(),
     }
+
+
+def _data_line(training: dict[str, Any]) -> str:
+    cfg = training.get("config", {})
+    if not cfg:
+        return "unknown"
+    sets = " + ".join(f"{name} train.txt" for name in cfg.get("train_sets", []))
+    return (f"{sets}, minus a {cfg.get('val_fraction', 0):.0%} validation split held out by video sequence "
+            f"({training.get('train_frames')} train / {training.get('val_frames')} val frames); "
+            f"model selected on validation per-image Dice")
 
 
 def read_metrics(items: list[str]) -> dict[str, Any]:
