@@ -22,8 +22,9 @@ EXIT_INTERRUPTED = 130
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="main.py", description="LGPS Live: live polyp segmentation.")
-    parser.add_argument("--config", help="config file (default: config.yaml beside main.py)")
-    parser.add_argument("--model", help="override segmenter.model")
+    # Distinct dests: `evaluate` has its own --config/--model, whose defaults must not erase these.
+    parser.add_argument("--config", dest="global_config", help="config file (default: config.yaml beside main.py)")
+    parser.add_argument("--model", dest="global_model", help="override segmenter.model")
     parser.add_argument("--debug", action="store_true", help="show tracebacks for unexpected errors")
     parser.add_argument("--source", help="window: open this file, camera index/device, URL or folder")
     parser.add_argument("--screenshot", help="window: save a screenshot to this PNG, then quit")
@@ -55,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> int:
+    args.config = getattr(args, "config", None) or args.global_config
+    args.model = getattr(args, "model", None) or args.global_model
     config = load_config(args.config)
     if args.model:
         config = config.replace("segmenter", model=args.model)
@@ -79,7 +82,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "evaluate":
         from training.evaluate import run
 
-        args.config_obj = config
         return run(args)
     if not _display_available():
         print("error: no display to open the window on (set DISPLAY or WAYLAND_DISPLAY; for automation use "
