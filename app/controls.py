@@ -81,8 +81,9 @@ class ControlsPanel(QWidget):
         look.addWidget(self.color_button)
         form2.addRow("Draw", look)
         legend = QLabel(
-            "Solid outline: the analysis of the frame on screen. Grey dashed outline and 'stale': "
-            "the analysis of an earlier frame (the model is behind the video)."
+            "Solid outline: the analysis of the frame on screen or the one just before it (the corner "
+            "readout gives the overlay's delay in ms). Grey dashed outline and 'stale': the analysis "
+            "of an older frame (the model is behind the video)."
         )
         legend.setWordWrap(True)
         legend.setStyleSheet("color:#666;")
