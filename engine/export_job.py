@@ -44,6 +44,14 @@ def _event(result: Result) -> str:
     })
 
 
+def _open_events(path: Path):
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed in export_clip's finally
+    except OSError as exc:
+        raise RecorderError(f"cannot write events file {path}: {exc.strerror}") from None
+
+
 def export_clip(
     config: Config, source_spec: str, output: str | Path, *,
     events_path: str | Path | None = None, masks_dir: str | Path | None = None,
@@ -62,9 +70,12 @@ def export_clip(
     output = Path(output)
     masks = Path(masks_dir) if masks_dir else None
     if masks:
-        masks.mkdir(parents=True, exist_ok=True)
+        try:
+            masks.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RecorderError(f"cannot create mask folder {masks}: {exc.strerror}") from None
     bar = ProgressBar(info.frame_count, f"export {info.name}") if progress else None
-    events = open(events_path, "w", encoding="utf-8") if events_path else None  # noqa: SIM115
+    events = _open_events(Path(events_path)) if events_path else None
     written, last_index = 0, -1
     try:
         with Recorder(output, info.width, info.height, info.fps, config.recorder, atomic=True) as recorder:

@@ -25,3 +25,11 @@ def test_cancel_leaves_nothing_behind(config, real_clip, tmp_path):
                     on_progress=lambda d, _: done.append(d), cancelled=lambda: len(done) >= 5)
     assert len(done) == 5
     assert list(tmp_path.iterdir()) == []
+
+
+def test_missing_output_folders_are_created(config, real_clip, tmp_path):
+    deep = tmp_path / "a" / "b"
+    summary = export_clip(config, str(real_clip), deep / "out.mp4", events_path=deep / "ev" / "events.jsonl",
+                          masks_dir=deep / "masks", progress=False)
+    lines = (deep / "ev" / "events.jsonl").read_text().splitlines()
+    assert len(lines) == summary.frames_written == len(list((deep / "masks").iterdir()))
