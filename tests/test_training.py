@@ -204,3 +204,31 @@ def test_gan_step_runs_on_the_jax_backend(tmp_path):
                           timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "ok" in done.stdout
+
+
+def test_adversarial_term_reaches_the_generator():
+    """The seed's bug: its adversarial loss never moved G. Here one step with lambda > 0 must."""
+    import keras
+
+    from training.gan import LGPSGAN
+    from training.model import build_discriminator, build_generator
+
+    x = np.random.default_rng(0).uniform(0, 255, (2, 64, 64, 3)).astype(np.float32)
+    y = (x[..., :1] > 127).astype(np.float32)
+
+    def one_step(weight: float) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        keras.utils.set_random_seed(0)
+        gan = LGPSGAN(build_generator(64), build_discriminator(64), weight)
+        gan.compile(optimizer=keras.optimizers.SGD(0.1))
+        d_before = [np.array(v) for v in gan.discriminator.trainable_variables]
+        gan.fit(x, y, batch_size=2, epochs=1, verbose=0, shuffle=False)
+        g = [np.array(v) for v in gan.generator.trainable_variables]
+        d_moved = [np.abs(np.array(v) - b).max() for v, b in zip(gan.discriminator.trainable_variables, d_before,
+                                                                   strict=True)]
+        return g, d_moved
+
+    g0, d_moved0 = one_step(0.0)
+    g1, _ = one_step(1.0)
+    assert max(d_moved0) > 0  # D learns even when its verdict is not fed back (lambda = 0)
+    head = -2  # the head kernel: reached by every loss term
+    assert np.abs(g1[head] - g0[head]).max() > 1e-6
