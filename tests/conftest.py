@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -49,6 +50,15 @@ def write_clip(frames: list[np.ndarray], path: Path, fps: int = 25, codec: str =
             container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         container.mux(stream.encode(None))
     return path
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    """Poll `condition` until true; every wait in a thread test has a deadline."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(0.01)
 
 
 def count_frames_pyav(path: Path) -> int:

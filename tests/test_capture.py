@@ -12,7 +12,7 @@ from engine.capture import CaptureThread, LatestFrameSlot
 from engine.results import Frame
 from engine.sources import open_source
 
-from conftest import write_clip
+from conftest import wait_until, write_clip
 
 
 def _frame(i: int) -> Frame:
@@ -102,11 +102,11 @@ def test_pause_stops_frames_and_seek_and_step_land_exactly(numbered_clip):
     time.sleep(0.3)
     assert len(got) == count  # paused: no frame advance
     capture.seek(25)
-    _wait(lambda: got[-1] == 25)
+    wait_until(lambda: got[-1] == 25)
     capture.step(1)
-    _wait(lambda: got[-1] == 26)
+    wait_until(lambda: got[-1] == 26)
     capture.step(-3)
-    _wait(lambda: got[-1] == 23)
+    wait_until(lambda: got[-1] == 23)
     assert capture.paused
     capture.stop()
     capture.join(5)
@@ -127,18 +127,11 @@ def test_loop_restarts_at_the_beginning(numbered_clip):
     capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=True, speed=4.0, loop=True)
     got = _collect(capture)
     capture.start()
-    _wait(lambda: len(got) > 90)
+    wait_until(lambda: len(got) > 90)
     capture.stop()
     capture.join(5)
     assert got[:40] == list(range(40)) and got[40:80] == list(range(40))
 
-
-def _wait(condition, timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 @pytest.mark.slow
@@ -152,14 +145,14 @@ def test_stream_that_drops_out_is_reopened_with_backoff():
     got = _collect(capture)
     capture.start()
     try:
-        _wait(lambda: len(got) > 5, 10)
+        wait_until(lambda: len(got) > 5, 10)
         server.stop()
-        _wait(lambda: "reconnecting" in states, 15)
+        wait_until(lambda: "reconnecting" in states, 15)
         assert capture.is_alive()  # reported, not raised
         before = len(got)
         time.sleep(1.0)  # several failed retries with growing delays
         server.start()
-        _wait(lambda: len(got) > before + 5, 20)
+        wait_until(lambda: len(got) > before + 5, 20)
         assert states[-1] == "playing"
     finally:
         capture.stop()

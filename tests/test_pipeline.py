@@ -11,17 +11,12 @@ from engine.pipeline import FrameProcessor, Pipeline
 from engine.results import Result
 from engine.sources import open_source
 
+from conftest import wait_until
+
 
 def _engine_threads() -> list[str]:
     return [t.name for t in threading.enumerate() if t.name.startswith("lgps-")]
 
-
-def _wait(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.01)
 
 
 def test_results_reach_every_listener_in_order_and_stop_is_clean(config, real_clip):
@@ -30,7 +25,7 @@ def test_results_reach_every_listener_in_order_and_stop_is_clean(config, real_cl
     pipeline.add_result_listener(first.append)
     pipeline.add_result_listener(second.append)
     pipeline.start()
-    _wait(lambda: len(first) >= 5)
+    wait_until(lambda: len(first) >= 5)
     pipeline.stop()
     assert not pipeline.running and _engine_threads() == []
     assert [r.frame.index for r in first] == [r.frame.index for r in second]
@@ -60,11 +55,11 @@ def test_threshold_changes_apply_live(config, real_clip):
     pipeline.settings.update("postprocess", threshold=1.0)
     pipeline.start()
     try:
-        _wait(lambda: len(results) >= 3)
+        wait_until(lambda: len(results) >= 3)
         assert all(not r.polyps and r.mask.max() == 0 for r in results)
         pipeline.settings.update("postprocess", threshold=0.0, min_area_frac=0.0)
         mark = len(results)
-        _wait(lambda: len(results) >= mark + 3)
+        wait_until(lambda: len(results) >= mark + 3)
         assert all(r.mask.max() == 255 for r in results[mark + 1 :])
     finally:
         pipeline.stop()
@@ -91,7 +86,7 @@ class _Exploding(FrameProcessor):
 def test_engine_failure_is_reported_not_hung(config, real_clip):
     pipeline = Pipeline(config, open_source(str(real_clip)), processor=_Exploding(config))
     pipeline.start()
-    _wait(lambda: not pipeline.running, 10)
+    wait_until(lambda: not pipeline.running, 10)
     pipeline.stop()
     assert pipeline.error and "boom" in pipeline.error
     assert _engine_threads() == []
