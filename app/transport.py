@@ -72,6 +72,11 @@ class TransportBar(QWidget):
         self.slider.sliderMoved.connect(lambda _v: self._seek_timer.start())
         self.slider.sliderReleased.connect(lambda: self.seek.emit(self.slider.value()))
         self.slider.actionTriggered.connect(self._page_step)
+        self._set_media_enabled(False)  # nothing to play, record or snapshot until a source opens
+
+    def _set_media_enabled(self, enabled: bool) -> None:
+        for widget in (self.play, self.slider, self.back, self.forward, self.speed, self.loop, self.record, self.snap):
+            widget.setEnabled(enabled)
 
     def _page_step(self, action: int) -> None:
         """Clicks on the groove (page steps) seek too; drags are handled by sliderMoved."""
@@ -90,6 +95,7 @@ class TransportBar(QWidget):
         self._fps, self._count = fps or 25.0, frame_count or 0
         self.slider.setRange(0, max(0, self._count - 1))
         self.slider.setPageStep(max(1, int(self._fps * 5)))
+        self._set_media_enabled(True)
         for widget in (self.slider, self.back, self.forward, self.speed, self.loop):
             widget.setEnabled(seekable)
         self.set_position(0)
