@@ -171,6 +171,12 @@ class Pipeline:
 
     # -- the engine thread --------------------------------------------------------------------
     def _run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self.slot.close()  # a capture thread waiting for this engine (lock-step replay) must not hang
+
+    def _loop(self) -> None:
         while not self._stop.is_set():
             frame = self.slot.take(timeout=0.1)
             if frame is None:

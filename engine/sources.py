@@ -76,6 +76,7 @@ class VideoFileSource(FrameSource):
         self._start_pts = self._stream.start_time or 0
         self._declared = self._stream.frames or None
         self._last_index = -1
+        self._skipped_since_good = 0
         self._frames = self._decode()
         self._pending: tuple[int, float, np.ndarray] | None = None
         self._pending = self.read()
@@ -101,9 +102,14 @@ class VideoFileSource(FrameSource):
                 try:
                     yield from packet.decode()
                 except av.error.InvalidDataError:
-                    self.corrupt_frames += 1
+                    self._skip()
         except av.error.FFmpegError:
-            self.corrupt_frames += 1  # unreadable tail: treated as the end
+            self._skip()  # unreadable tail: treated as the end
+
+    def _skip(self) -> None:
+        """Count a frame the decoder rejected (and remember it, so the index gap is not counted again)."""
+        self.corrupt_frames += 1
+        self._skipped_since_good += 1
 
     def read(self) -> tuple[int, float, np.ndarray] | None:
         if self._pending is not None:
@@ -111,13 +117,15 @@ class VideoFileSource(FrameSource):
             return item
         for frame in self._frames:
             if frame.is_corrupt:
-                self.corrupt_frames += 1
+                self._skip()
                 continue
             index = self._index_of(frame)
             if index <= self._last_index:
                 index = self._last_index + 1  # variable-rate timestamps: keep indices increasing
-            elif self._last_index >= 0:
-                self.corrupt_frames += index - self._last_index - 1  # frames lost to damaged data
+            elif self._last_index >= 0:  # frames lost to damaged data without a decoder error
+                lost = index - self._last_index - 1 - self._skipped_since_good
+                self.corrupt_frames += max(0, lost)
+            self._skipped_since_good = 0
             self._last_index = index
             return index, index / self._fps_value(), frame.to_ndarray(format="bgr24")
         return None
@@ -129,6 +137,7 @@ class VideoFileSource(FrameSource):
         self._frames = self._decode()
         self._pending = None
         self._last_index = -1
+        self._skipped_since_good = 0
         while True:
             item = self.read()
             if item is None:

@@ -83,10 +83,13 @@ class _Exploding(FrameProcessor):
         raise RuntimeError("boom")
 
 
-def test_engine_failure_is_reported_not_hung(config, real_clip):
+@pytest.mark.parametrize("realtime", [True, False])
+def test_engine_failure_is_reported_not_hung(config, real_clip, realtime):
+    config = config.replace("capture", realtime=realtime)
     pipeline = Pipeline(config, open_source(str(real_clip)), processor=_Exploding(config))
     pipeline.start()
     wait_until(lambda: not pipeline.running, 10)
+    assert pipeline.wait_until_done(10) and not pipeline.capture.is_alive()  # no wait for a dead engine
     pipeline.stop()
     assert pipeline.error and "boom" in pipeline.error
     assert _engine_threads() == []
