@@ -71,18 +71,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "bench":
         from engine.bench import format_report, run_bench
+        from training.bench_keras import keras_inference_fps  # None-returning without TensorFlow
 
-        try:  # the Keras comparison needs TensorFlow, which the app itself does not
-            from training.bench_keras import keras_inference_fps
-        except ImportError:
-            keras_inference_fps = None
         report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_inference_fps)
         print(json.dumps(report, indent=None) if args.json else format_report(report))
         return 0
     if args.command == "evaluate":
         from training.evaluate import run
 
-        return run(args)
+        return run(args, config)
     if not _display_available():
         print("error: no display to open the window on (set DISPLAY or WAYLAND_DISPLAY; for automation use "
               "QT_QPA_PLATFORM=offscreen; headless work: main.py export / bench)", file=sys.stderr)

@@ -1,5 +1,9 @@
 """One small exception family; each maps to a distinct exit code in main.py."""
 
+import functools
+import sys
+from collections.abc import Callable
+
 
 class LGPSError(Exception):
     """Base class for errors that are the user's to fix (bad input), shown as one line."""
@@ -45,3 +49,20 @@ class SourceTruncatedError(SourceError):
     """The source ended before its declared length; what could be read was processed."""
 
     exit_code = 8
+
+
+def one_line_errors(entry_point: Callable[..., int]) -> Callable[..., int]:
+    """For command-line entry points: a user error is one line on stderr and its exit code, no traceback."""
+
+    @functools.wraps(entry_point)
+    def wrapper(*args, **kwargs) -> int:
+        try:
+            return entry_point(*args, **kwargs)
+        except LGPSError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return exc.exit_code
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+
+    return wrapper

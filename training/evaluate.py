@@ -34,7 +34,11 @@ class KerasSegmenter(Segmenter):
         self.path, self.input_mode, self.name = Path(model_path), input_mode, Path(model_path).stem
         if not self.path.is_file():
             raise ModelError(f"model file not found: {self.path}")
-        import keras
+        try:
+            import keras
+        except ImportError:
+            raise ModelError(f"evaluating a Keras model ({self.path.name}) needs TensorFlow/Keras: "
+                             "pip install -e '.[train]'") from None
 
         if self.path.suffix == ".keras":
             self.model = keras.saving.load_model(self.path, compile=False)
@@ -104,12 +108,12 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Evaluate, print a Markdown table (and write --json); 0 on success."""
+def run(args: argparse.Namespace, config: Any = None) -> int:
+    """Evaluate, print a Markdown table (and write --json); 0 on success. `config`: already loaded."""
     from engine.config import DEFAULT_CONFIG_PATH, load_config
     from engine.convcrf import ConvCRF
 
-    cfg = load_config(Path(args.config) if args.config else DEFAULT_CONFIG_PATH)
+    cfg = config or load_config(Path(args.config) if args.config else DEFAULT_CONFIG_PATH)
     model_path = Path(args.model or cfg.segmenter.model)
     crf_on = cfg.crf.enabled if args.crf is None else args.crf == "on"
     threshold = cfg.postprocess.threshold if args.threshold is None else args.threshold

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ModelError
+from engine.errors import ModelError, one_line_errors
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 QUANTIZE_CHOICES = ("int8", "float32")
@@ -123,6 +123,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     """CLI: Keras weights -> assets/lgps_int8.tflite (+ float32 elsewhere) + assets/model_card.json."""
     args = _parse(argv)

@@ -18,6 +18,7 @@ import json
 import sys
 from pathlib import Path
 
+from engine.errors import one_line_errors
 from training.export import REPO_ROOT
 
 
@@ -35,6 +36,7 @@ def _evaluate(model: Path, data: list[str], crf: str, out: Path, limit: int | No
     return buffer.getvalue()
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.report", description=__doc__.split("\n")[0])
     p.add_argument("--run-dir", required=True)

@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.errors import one_line_errors
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -88,6 +90,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
     return cfg
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = resolve(args)

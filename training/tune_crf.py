@@ -18,6 +18,7 @@ import cv2
 
 from engine.config import load_config
 from engine.convcrf import ConvCRF
+from engine.errors import one_line_errors
 from engine.segmenter import Segmenter
 from training.data import find_samples, split_train_val
 from training.metrics import DatasetScores
@@ -48,6 +49,7 @@ def score(seg: Segmenter, outputs, crf: ConvCRF | None, threshold: float) -> flo
     return float(scores.summary()["mean_dice"])
 
 
+@one_line_errors
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.tune_crf", description=__doc__.split("\n")[0])
     parser.add_argument("--model", help="the .tflite to tune for (default: segmenter.model)")
