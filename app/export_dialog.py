@@ -14,7 +14,7 @@ from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtWidgets import QProgressDialog, QWidget
 
 from engine.config import Config
-from engine.errors import LGPSError
+from engine.errors import LGPSError, SourceTruncatedError
 from engine.export_job import ExportCancelled, export_clip
 
 
@@ -22,6 +22,7 @@ class ExportJob(QObject):
     progress = pyqtSignal(int, int)  # frames done, total (0 when unknown)
     finished = pyqtSignal(str, int)  # output path, frames written
     failed = pyqtSignal(str)
+    truncated = pyqtSignal(str)  # the input ended early: what it held was exported (the file exists)
     cancelled = pyqtSignal()
 
     def __init__(self, config: Config, source_spec: str, output: str | Path):
@@ -44,6 +45,9 @@ class ExportJob(QObject):
     def _run(self) -> None:
         try:
             written = self._export()
+        except SourceTruncatedError as exc:
+            self.truncated.emit(str(exc))
+            return
         except LGPSError as exc:
             self.failed.emit(str(exc))
             return
@@ -85,7 +89,7 @@ def show_progress(parent: QWidget, job: ExportJob) -> QProgressDialog:
 
     job.progress.connect(on_progress)
     dialog.canceled.connect(job.cancel)
-    for signal in (job.finished, job.failed, job.cancelled):
+    for signal in (job.finished, job.failed, job.truncated, job.cancelled):
         signal.connect(dialog.close)
     dialog.show()
     return dialog

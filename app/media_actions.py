@@ -12,7 +12,6 @@ from pathlib import Path
 
 from PyQt6.QtWidgets import QFileDialog
 
-from app.compositor import Compositor
 from app.export_dialog import ExportJob, show_progress
 from app.recording import ClipRecorder, save_snapshot, timestamped
 from engine.errors import LGPSError, RecorderError
@@ -91,7 +90,7 @@ class MediaActions:
         if result is None:
             self.statusBar().showMessage("No analysed frame yet", 5000)
             return
-        annotated = Compositor(lambda: session.pipeline.settings.current.overlay).compose_exact(result)
+        annotated = session.compositor.compose_exact(result)
         folder = Path(self.config.recorder.folder).expanduser() / "snapshots"
 
         def write() -> None:
@@ -106,7 +105,10 @@ class MediaActions:
 
     def export_whole_file(self, output: str | Path | None = None) -> ExportJob | None:
         session = self.session
-        if session is None or session.spec is None or session.info.is_live or self.export_job is not None:
+        if self.export_job is not None:
+            self.statusBar().showMessage("An export is already running", 6000)
+            return None
+        if session is None or session.spec is None or session.info.is_live:
             self.statusBar().showMessage("Export needs a replayed file (not a camera or stream)", 6000)
             return None
         if output is None:
@@ -130,5 +132,6 @@ class MediaActions:
 
         job.finished.connect(lambda p, n: done("info", f"Exported {n} frames to {p}"))
         job.failed.connect(lambda m: done("error", f"Export failed: {m}. No file was written under that name."))
+        job.truncated.connect(lambda m: done("warning", f"Export finished early: {m}"))
         job.cancelled.connect(lambda: done("info", "Export cancelled: no file was written."))
         return job.start()

@@ -104,22 +104,29 @@ class SourceOpener(QObject):
         self.processor: FrameProcessor | None = None  # reused: the model loads once
         self._threads: list[threading.Thread] = []
         self._shutdown = threading.Event()
+        self._serial = threading.Lock()
 
     def open(
-        self, source: str | FrameSource, config: Config, old: Session | None = None, seek_to: int = 0
+        self, source: str | FrameSource, config: Config, old: Session | None = None
     ) -> int:
         """Start opening; returns the ticket that the `opened`/`failed` signal will carry."""
         ticket = next(self._tickets)
         if old is not None:
             old.close()
         thread = threading.Thread(
-            target=self._work, args=(ticket, source, config, old, seek_to), name=f"lgps-open-{ticket}", daemon=True
+            target=self._work, args=(ticket, source, config, old), name=f"lgps-open-{ticket}", daemon=True
         )
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return ticket
 
-    def _work(self, ticket: int, source, config: Config, old: Session | None, seek_to: int) -> None:
+    def _work(self, ticket: int, source, config: Config, old: Session | None) -> None:
+        # One opener at a time: the shared processor (one LiteRT interpreter) is reset and handed to a
+        # new pipeline only after the previous opener has stopped the pipeline that used it.
+        with self._serial:
+            self._open_one(ticket, source, config, old)
+
+    def _open_one(self, ticket: int, source, config: Config, old: Session | None) -> None:
         if old is not None:
             old.stop()
         try:
@@ -128,8 +135,6 @@ class SourceOpener(QObject):
             self.processor.reset()
             self.processor.stats.reset()
             frames = open_source(source) if isinstance(source, str) else source
-            if seek_to > 0 and not frames.info.is_live:
-                frames.seek(seek_to)
             pipeline = Pipeline(config, frames, processor=self.processor, draw=False)
             if self._shutdown.is_set():  # the window closed meanwhile: never start it
                 frames.close()

@@ -30,8 +30,8 @@ class SettingsActions:
         capture = session.pipeline.capture
         if section == "capture":
             capture.set_speed(self.config.capture.speed) if key == "speed" else capture.set_loop(bool(value))
-        elif capture.paused and self.shown is not None:
-            if section in ("postprocess", "crf"):
+        elif (capture.paused or not capture.is_alive()) and self.shown is not None:  # a still frame
+            if section in ("postprocess", "crf") and session.pipeline.running:
                 session.pipeline.slot.put(self.shown.frame)  # re-run the engine on the still frame
             self.redraw()
 
