@@ -1,4 +1,4 @@
-"""Menus and keyboard shortcuts, in one table, so Help ▸ Keyboard shortcuts and the keys agree."""
+"""Menu entries with window-wide keyboard shortcuts (Help ▸ Keyboard shortcuts lists them: dialogs.SHORTCUTS)."""
 
 from __future__ import annotations
 
