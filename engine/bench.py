@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from engine.config import Config
-from engine.demo import cache_dir, write_demo_clip
+from engine.demo import cached_clip
 from engine.pipeline import FrameProcessor, Pipeline
 from engine.results import Result
 from engine.segmenter import Segmenter
@@ -30,13 +30,7 @@ KerasTimer = Callable[[np.ndarray], "float | None"]
 
 def bench_clip_path() -> Path:
     """A 1280x720 H.264 clip rendered like the demo, cached: the default benchmark source."""
-    path = cache_dir() / "bench_720p_v1.mp4"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".part.mp4")
-        write_demo_clip(partial, size=BENCH_CLIP_SIZE, seconds=10)
-        partial.replace(path)
-    return path
+    return cached_clip("bench_720p_v1.mp4", BENCH_CLIP_SIZE, seconds=10)
 
 
 def bare_inference_fps(segmenter: Segmenter, image: np.ndarray, seconds: float = 3.0) -> dict[str, float]:

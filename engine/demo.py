@@ -25,15 +25,20 @@ def cache_dir() -> Path:
     return Path(base) / "lgps-live"
 
 
-def demo_clip_path() -> Path:
-    """Path of the demo clip, generating it on first use."""
-    path = cache_dir() / f"demo_v{DEMO_VERSION}.mp4"
+def cached_clip(name: str, size: tuple[int, int] = (960, 540), seconds: float = 8) -> Path:
+    """A generated clip in the user's cache, rendered on first use (written aside, then renamed)."""
+    path = cache_dir() / name
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part.mp4")
-        write_demo_clip(partial)
+        write_demo_clip(partial, size=size, seconds=seconds)
         partial.replace(path)
     return path
+
+
+def demo_clip_path() -> Path:
+    """Path of the demo clip, generating it on first use."""
+    return cached_clip(f"demo_v{DEMO_VERSION}.mp4", DEMO_SIZE, DEMO_SECONDS)
 
 
 def _mucosa(width: int, height: int, rng: np.random.Generator) -> np.ndarray:

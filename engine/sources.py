@@ -71,7 +71,7 @@ class VideoFileSource(FrameSource):
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         rate = self._stream.average_rate or self._stream.guessed_rate
-        fps = float(rate) if rate else LIVE_DEFAULT_FPS
+        fps = self._fps = float(rate) if rate else LIVE_DEFAULT_FPS
         self._time_base = float(self._stream.time_base or 1 / 90000)
         self._start_pts = self._stream.start_time or 0
         self._declared = self._stream.frames or None
@@ -90,11 +90,7 @@ class VideoFileSource(FrameSource):
         if frame.pts is None:
             return self._last_index + 1
         seconds = (frame.pts - self._start_pts) * self._time_base
-        return max(0, int(round(seconds * self._fps_value())))
-
-    def _fps_value(self) -> float:
-        rate = self._stream.average_rate or self._stream.guessed_rate
-        return float(rate) if rate else LIVE_DEFAULT_FPS
+        return max(0, int(round(seconds * self._fps)))
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         try:
@@ -127,12 +123,12 @@ class VideoFileSource(FrameSource):
                 self.corrupt_frames += max(0, lost)
             self._skipped_since_good = 0
             self._last_index = index
-            return index, index / self._fps_value(), frame.to_ndarray(format="bgr24")
+            return index, index / self._fps, frame.to_ndarray(format="bgr24")
         return None
 
     def seek(self, index: int) -> None:
         index = max(0, index)
-        target = self._start_pts + int(index / self._fps_value() / self._time_base)
+        target = self._start_pts + int(index / self._fps / self._time_base)
         self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
         self._frames = self._decode()
         self._pending = None
