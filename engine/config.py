@@ -113,6 +113,10 @@ class TrainingConfig:
     out_dir: str = "runs/lgps"
     cache_size: int = _range(320, 64, 2048)
     loader_workers: int = _range(4, 1, 64)
+    negative_rate: float = _range(0.0, 0.0, 0.9)
+    loss: str = _range("hybrid", choices=("hybrid", "hybrid_boundary"))
+    deep_supervision: bool = False
+    augment: str = _range("standard", choices=("standard", "strong"))
 
 
 @dataclass(frozen=True)

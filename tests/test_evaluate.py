@@ -58,6 +58,29 @@ def test_dataset_summary_per_image_vs_pooled():
     assert s["two_class_miou"] == pytest.approx((fg + bg) / 2)
 
 
+def test_false_alarms_count_what_the_app_would_outline_not_stray_pixels():
+    from training.evaluate import app_reports_polyp
+
+    prob = np.zeros((100, 100), np.float32)
+    speck = prob.copy()
+    speck[10:12, 10:12] = 0.9  # 4 px < 0.0005 * 10,000 = 5 px: removed by the app
+    blob = prob.copy()
+    blob[40:60, 40:60] = 0.9
+    at_threshold = prob.copy()
+    at_threshold[40:60, 40:60] = 0.5  # "strictly above" the threshold counts
+    assert not app_reports_polyp(prob, 0.5, 0.0005)
+    assert not app_reports_polyp(speck, 0.5, 0.0005) and app_reports_polyp(speck, 0.5, 0.0)
+    assert app_reports_polyp(blob, 0.5, 0.0005) and not app_reports_polyp(blob, 0.95, 0.0005)
+    assert not app_reports_polyp(at_threshold, 0.5, 0.0005)
+    scores = DatasetScores()
+    empty = np.zeros((100, 100), bool)
+    scores.add(empty, speck > 0.5, reported=app_reports_polyp(speck, 0.5, 0.0005))
+    scores.add(empty, blob > 0.5, reported=app_reports_polyp(blob, 0.5, 0.0005))
+    scores.add(empty, prob > 0.5, reported=False)
+    s = scores.summary()
+    assert s["false_alarm_rate"] == pytest.approx(1 / 3) and s["pixel_false_alarm_rate"] == pytest.approx(2 / 3)
+
+
 def test_no_polyp_free_frames_gives_no_false_alarm_rate():
     scores = DatasetScores()
     scores.add(_mask([(0, 0)]), _mask([(0, 0)]))
@@ -112,6 +135,7 @@ def test_evaluate_end_to_end_through_the_engine(tmp_path, model_path, capsys):
         assert results["with-split"]["n"] == 2 and results["all-frames"]["n"] == 3
         for r in results.values():
             assert {"n", "mean_dice", "mean_iou", "pooled_dice", "false_alarm_rate"} <= set(r)
-            assert r["empty_frames"] == 1 and r["false_alarm_rate"] in (0.0, 1.0)
+            assert r["empty_frames"] == 1 and r["false_alarm_rate"] <= r["pixel_false_alarm_rate"]
+            assert r["threshold"] == 0.5 and r["min_area_frac"] == pytest.approx(0.0005)
     text = capsys.readouterr().out
     assert "| dataset |" in text and "pooled Dice (seed)" in text

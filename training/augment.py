@@ -30,6 +30,9 @@ class AugmentConfig:
     hue_deg: float = 8.0  # +- degrees of hue (OpenCV hue unit is 2 degrees)
 
 
+STRONG_AUGMENT = AugmentConfig(scale=(0.6, 1.4), rotate_deg=45.0, shift=0.15)  # with 90-degree turns: any angle
+
+
 def random_affine(rng: np.random.Generator, src: int, out: int, cfg: AugmentConfig) -> np.ndarray:
     """A 2x3 matrix mapping a src x src frame to out x out: flips, 90 turns, zoom, rotation, shift."""
     centre_src, centre_out = (src - 1) / 2.0, (out - 1) / 2.0
@@ -70,16 +73,37 @@ class FrameBatches(keras.utils.PyDataset):
     """Batches (RGB float32 0..255 (B,S,S,3), mask float32 {0,1} (B,S,S,1)) from cached frames.
 
     Training: reshuffled each epoch and augmented, the random stream seeded by (seed, epoch, batch)
-    so a run is repeatable and a resumed run sees the same epochs. Validation: plain resize.
+    so a run is repeatable and a resumed run sees the same epochs. With ``negative_rate`` > 0 that
+    share of samples is replaced by a polyp-free crop of a random training frame (all-background
+    target; training/negatives.py cuts it), so the model also sees healthy mucosa. Validation:
+    plain resize.
     """
 
     def __init__(self, images: np.ndarray, masks: np.ndarray, batch_size: int, size: int, *,
-                 train: bool, seed: int = 0, aug: AugmentConfig = AugmentConfig(), workers: int = 1):
+                 train: bool, seed: int = 0, aug: AugmentConfig = AugmentConfig(), workers: int = 1,
+                 negative_rate: float = 0.0):
         super().__init__(workers=workers, use_multiprocessing=False)
         self.images, self.masks = images, masks
         self.batch_size, self.size, self.train, self.seed, self.aug = batch_size, size, train, seed, aug
+        self.negative_rate = negative_rate if train else 0.0
+        self.negatives = self._negative_boxes() if self.negative_rate > 0 else []
         self.epoch = 0
         self.order = self._order()
+
+    def _negative_boxes(self) -> list[tuple[int, tuple[int, int, int, int]]]:
+        from training.negatives import free_box
+
+        boxes = [(i, free_box(m > 127)) for i, m in enumerate(self.masks)]
+        found = [(i, b) for i, b in boxes if b is not None]
+        if not found:
+            raise ValueError("negative_rate > 0 but no training frame has a polyp-free crop")
+        return found
+
+    def _negative(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        i, (x, y, w, h) = self.negatives[int(rng.integers(len(self.negatives)))]
+        side = self.images.shape[1]
+        piece = cv2.resize(self.images[i, y:y + h, x:x + w], (side, side), interpolation=cv2.INTER_LINEAR)
+        return piece, np.zeros((side, side), np.uint8)
 
     def _order(self) -> np.ndarray:
         if not self.train:
@@ -100,7 +124,9 @@ class FrameBatches(keras.utils.PyDataset):
         xs, ys = [], []
         for i in idx:
             if self.train:
-                img, msk = augment_pair(rng, self.images[i], self.masks[i], self.size, self.aug)
+                image, mask = self._negative(rng) if self.negative_rate and rng.random() < self.negative_rate else (
+                    self.images[i], self.masks[i])
+                img, msk = augment_pair(rng, image, mask, self.size, self.aug)
             else:
                 img = cv2.resize(self.images[i], (self.size, self.size), interpolation=cv2.INTER_AREA)
                 msk = cv2.resize(self.masks[i], (self.size, self.size), interpolation=cv2.INTER_LINEAR)

@@ -24,7 +24,8 @@ KERAS_SUFFIXES = (".h5", ".keras")
 COLUMNS = [("n", "n", "{}"), ("mean_dice", "mean Dice", "{:.4f}"), ("mean_iou", "mean IoU", "{:.4f}"),
            ("mean_precision", "precision", "{:.4f}"), ("mean_recall", "recall", "{:.4f}"),
            ("mean_f2", "F2", "{:.4f}"), ("pooled_dice", "pooled Dice (seed)", "{:.4f}"),
-           ("two_class_miou", "2-class mIoU (seed)", "{:.4f}"), ("false_alarm_rate", "false alarms", "{:.3f}")]
+           ("two_class_miou", "2-class mIoU (seed)", "{:.4f}"), ("false_alarm_rate", "false alarms (app)", "{:.3f}"),
+           ("pixel_false_alarm_rate", "false alarms (any pixel)", "{:.3f}")]
 
 
 class KerasSegmenter(Segmenter):
@@ -79,9 +80,20 @@ def _open_model(path: Path, cfg: Any) -> Segmenter:
     return Segmenter(path, threads=cfg.segmenter.threads, input_mode=cfg.segmenter.input_mode)
 
 
-def evaluate_folder(seg: Segmenter, folder: Path, crf: Any, threshold: float, limit: int | None = None
-                    ) -> dict[str, Any]:
-    """Per-dataset summary: every test frame (test.txt, or all) scored at its own resolution."""
+def app_reports_polyp(prob: np.ndarray, threshold: float, min_area_frac: float) -> bool:
+    """Whether the app would outline a polyp on this map: its own extractor (threshold, small regions removed)."""
+    from engine.postprocess import PolypExtractor
+
+    return bool(PolypExtractor(0.3).extract(prob, threshold, min_area_frac)[1])
+
+
+def evaluate_folder(seg: Segmenter, folder: Path, crf: Any, threshold: float, limit: int | None = None,
+                    min_area_frac: float = 0.0005) -> dict[str, Any]:
+    """Per-dataset summary: every test frame (test.txt, or all) scored at its own resolution.
+
+    A frame counts as "reported" when the app's post-processing (threshold, regions smaller than
+    ``min_area_frac`` of the frame removed) leaves at least one polyp: what the window would outline.
+    """
     from training.data import find_samples
 
     samples = find_samples(folder, "test")[:limit]
@@ -94,7 +106,7 @@ def evaluate_folder(seg: Segmenter, folder: Path, crf: Any, threshold: float, li
         out = seg.infer(frame)
         prob = crf.refine(out.prob, out.image) if crf is not None else out.prob
         prob = seg.to_frame(prob, mask.shape, out.content)
-        scores.add(mask > 127, prob > threshold)
+        scores.add(mask > 127, prob > threshold, reported=app_reports_polyp(prob, threshold, min_area_frac))
     return scores.summary()
 
 
@@ -123,14 +135,17 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
             raise DataError(f"dataset folder not found: {folder}")
     seg = _open_model(model_path, cfg)
     crf = ConvCRF(cfg.crf) if crf_on else None
-    results = {f.name: evaluate_folder(seg, f, crf, threshold, args.limit) for f in folders}
+    results = {f.name: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac)
+               for f in folders}
     kind = "Keras float" if model_path.suffix in KERAS_SUFFIXES else f"TFLite {seg.input_dtype}"
     print(f"model {model_path} ({kind}), ConvCRF {'on' if crf_on else 'off'}, threshold {threshold}; "
           "per-image means at original resolution; 'seed' columns = the LGPS script's pooled metrics; "
-          "false alarms = share of polyp-free frames with any predicted pixel")
+          f"false alarms (app) = share of polyp-free frames where the app outlines a polyp (regions under "
+          f"{cfg.postprocess.min_area_frac:g} of the frame removed); (any pixel) = before that removal")
     print(markdown_table(results))
     if args.json:
-        meta = {"model": str(model_path), "kind": kind, "crf": crf_on, "threshold": threshold}
+        meta = {"model": str(model_path), "kind": kind, "crf": crf_on, "threshold": threshold,
+                "min_area_frac": cfg.postprocess.min_area_frac}
         payload = {name: dict(r, **meta) for name, r in results.items()}
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(payload, indent=2) + "\n")

@@ -60,6 +60,63 @@ def hybrid_loss(y_true: Any, y_pred: Any) -> Any:
     )
 
 
+BOUNDARY_GAIN, BOUNDARY_POOL = 5.0, 31
+
+
+def boundary_weights(y_true: Any) -> Any:
+    """Pixel weights 1 + 5 |avgpool31(mask) - mask| (PraNet's structure loss): edges count up to 6x."""
+    t = ops.cast(y_true, "float32")
+    local = ops.average_pool(t, BOUNDARY_POOL, strides=1, padding="same")
+    return 1.0 + BOUNDARY_GAIN * ops.abs(local - t)
+
+
+def hybrid_boundary_loss(y_true: Any, y_pred: Any) -> Any:
+    """The hybrid loss with every pixel weighted by ``boundary_weights`` (BCE, IoU and Dice).
+
+    Why: most pixels are far from an outline and easy; the boundary band is where the Dice of a
+    small or flat polyp is won or lost. On a polyp-free sample the weights are all 1.
+    """
+    w = _flat(boundary_weights(y_true))
+    t, p = _flat(y_true), ops.clip(_flat(y_pred), EPS, 1.0 - EPS)
+    bce_w = ops.sum(w * -(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p)), axis=1) / ops.sum(w, axis=1)
+
+    def iou(a: Any, b: Any) -> Any:
+        inter = ops.sum(w * a * b, axis=1)
+        return (inter + SMOOTH) / (ops.sum(w * a, axis=1) + ops.sum(w * b, axis=1) - inter + SMOOTH)
+
+    wiou = IOU_ALPHA * iou(t, p) + (1.0 - IOU_ALPHA) * iou(1.0 - t, 1.0 - p)
+    dice = (2.0 * ops.sum(w * t * p, axis=1) + SMOOTH) / (ops.sum(w * t, axis=1) + ops.sum(w * p, axis=1) + SMOOTH)
+    return ops.mean(BCE_WEIGHT * bce_w + IOU_WEIGHT * (1.0 - wiou) + DICE_WEIGHT * (1.0 - dice))
+
+
+AUX_WEIGHTS = (0.5, 0.25, 0.125)  # deep supervision: decoder stages 3 (1/4 res.), 2, 1
+
+
+def deep_supervision_loss(base: Any) -> Any:
+    """Loss on a stacked (B, H, W, 1 + k) output: base(main) + sum w_i base(aux_i).
+
+    The training model stacks the main head and the auxiliary decoder heads as channels (one
+    output keeps Keras' metric and log names unchanged); the shipped generator has only channel 0.
+    """
+
+    def loss(y_true: Any, y_pred: Any) -> Any:
+        total = base(y_true, y_pred[..., :1])
+        for i, weight in enumerate(AUX_WEIGHTS, start=1):
+            total = total + weight * base(y_true, y_pred[..., i:i + 1])
+        return total
+
+    return loss
+
+
+def main_head(metric: Any) -> Any:
+    """A metric of the main head (channel 0) of a deep-supervision output."""
+
+    def fn(y_true: Any, y_pred: Any) -> Any:
+        return metric(y_true, y_pred[..., :1])
+
+    return fn
+
+
 def _bce_logits(target: float, logits: Any) -> Any:
     """Mean sigmoid cross-entropy of logits against a constant target (stable form)."""
     x = ops.cast(logits, "float32")

@@ -49,9 +49,17 @@ class DatasetScores:
     """Accumulates frames of one dataset; ``summary()`` gives the reported numbers."""
 
     counts: list[Counts] = field(default_factory=list)
+    reported: list[bool] = field(default_factory=list)
 
-    def add(self, gt: np.ndarray, pred: np.ndarray) -> None:
-        self.counts.append(Counts.of(gt, pred))
+    def add(self, gt: np.ndarray, pred: np.ndarray, reported: bool | None = None) -> None:
+        """One frame: its mask, the thresholded prediction, and whether the app reports a polyp.
+
+        ``reported`` is the app's verdict after its post-processing (small regions removed); when
+        not given, any predicted pixel counts as a report.
+        """
+        counts = Counts.of(gt, pred)
+        self.counts.append(counts)
+        self.reported.append(counts.tp + counts.fp > 0 if reported is None else bool(reported))
 
     def summary(self) -> dict[str, float | int | None]:
         n = len(self.counts)
@@ -64,7 +72,11 @@ class DatasetScores:
         fg_iou = tp / (tp + fp + fn) if tp + fp + fn else 1.0
         bg_iou = tn / (tn + fp + fn) if tn + fp + fn else 1.0
         out["two_class_miou"] = (fg_iou + bg_iou) / 2
-        empty = [c for c in self.counts if c.tp + c.fn == 0]
+        empty = [i for i, c in enumerate(self.counts) if c.tp + c.fn == 0]
         out["empty_frames"] = len(empty)
-        out["false_alarm_rate"] = sum(c.fp > 0 for c in empty) / len(empty) if empty else None
+        # what a clinician sees: frames where the app outlines a polyp (after its post-processing)
+        out["false_alarm_rate"] = sum(self.reported[i] for i in empty) / len(empty) if empty else None
+        # any predicted pixel at all, before small-region removal
+        out["pixel_false_alarm_rate"] = (sum(self.counts[i].fp > 0 for i in empty) / len(empty)
+                                         if empty else None)
         return out

@@ -88,6 +88,27 @@ def build_generator(input_size: int = 256, encoder: keras.Model | None = None) -
     return keras.Model(inputs, outputs, name="lgps_generator")
 
 
+AUX_STAGES = (("decoder2", 4), ("decoder1", 8), ("bridge", 16))  # block, its stride
+
+
+def with_auxiliary_heads(generator: keras.Model) -> keras.Model:
+    """A training model over ``generator``'s layers: output channels [main, aux decoder2/1/bridge].
+
+    Deep supervision: each auxiliary head (1x1 conv to a logit, bilinear up to full size,
+    sigmoid) makes a coarse decoder stage predict the mask itself, which speeds up and steadies
+    what the early stages learn. The heads are new layers outside ``generator``: saving or
+    exporting ``generator`` leaves them out, so the shipped model keeps its parameter count.
+    """
+    outputs = [generator.output]
+    for name, stride in AUX_STAGES:
+        x = generator.get_layer(f"{name}_se_scale").output
+        x = layers.Conv2D(1, 1, name=f"aux_{name}_logit", dtype="float32")(x)
+        x = layers.UpSampling2D(stride, interpolation="bilinear", name=f"aux_{name}_up", dtype="float32")(x)
+        outputs.append(layers.Activation("sigmoid", name=f"aux_{name}_prob", dtype="float32")(x))
+    stacked = layers.Concatenate(name="deep_supervision", dtype="float32")(outputs)
+    return keras.Model(generator.input, stacked, name="lgps_deep_supervision")
+
+
 def build_discriminator(input_size: int = 256) -> keras.Model:
     """Conditional patch discriminator: (image 0..255, mask 0..1) -> real/fake logits (S/32)^2.
 

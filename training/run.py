@@ -13,7 +13,33 @@ import numpy as np
 from engine.errors import DataError
 
 
-def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarray]) -> list[Any]:
+def negative_crops(images: np.ndarray, masks: np.ndarray, size: int) -> np.ndarray:
+    """Polyp-free crops (training/negatives.py) of cached frames, resized to the input: (N, S, S, 3) float32."""
+    import cv2
+
+    from training.negatives import crop, free_box
+
+    crops = [cv2.resize(crop(img, box), (size, size), interpolation=cv2.INTER_AREA)
+             for img, m in zip(images, masks, strict=True) if (box := free_box(m > 127)) is not None]
+    return np.stack(crops).astype(np.float32) if crops else np.zeros((0, size, size, 3), np.float32)
+
+
+def false_alarm_share(generator: Any, crops: np.ndarray, threshold: float = 0.5, min_area_frac: float = 0.0005
+                      ) -> float:
+    """Share of polyp-free crops on which the app would report a polyp (threshold + small-region removal)."""
+    from engine.postprocess import PolypExtractor
+
+    if not len(crops):
+        return float("nan")
+    alarms = 0
+    for start in range(0, len(crops), 16):
+        probs = np.asarray(generator(crops[start:start + 16], training=False))[..., 0]
+        alarms += sum(bool(PolypExtractor(0.3).extract(p, threshold, min_area_frac)[1]) for p in probs)
+    return alarms / len(crops)
+
+
+def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarray], val_negatives: np.ndarray
+               ) -> list[Any]:
     from training.bn import recalibrate_batchnorm
 
     class RecalibrateBeforeValidation(keras.callbacks.Callback):
@@ -35,6 +61,8 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             if logs is not None:
+                # polyp-free crops of the validation frames: what a model selection must also watch
+                logs["val_false_alarms"] = false_alarm_share(generator, val_negatives)
                 logs["epoch_seconds"] = time.time() - self.t0
                 lr = self.model.optimizer.learning_rate
                 logs["learning_rate"] = float(np.asarray(lr))
@@ -90,8 +118,14 @@ def _data(cfg: dict[str, Any], max_frames: int | None) -> tuple[np.ndarray, ...]
 def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple[Any, Any]:
     from training.gan import LGPSGAN, mean_dice_metric
     from training.imagenet import load_imagenet_encoder
-    from training.losses import hybrid_loss
-    from training.model import build_discriminator, build_generator, count_parameters, freeze_encoder_batchnorm
+    from training.losses import deep_supervision_loss, dice_per_image, hybrid_boundary_loss, hybrid_loss, main_head
+    from training.model import (
+        build_discriminator,
+        build_generator,
+        count_parameters,
+        freeze_encoder_batchnorm,
+        with_auxiliary_heads,
+    )
 
     generator = build_generator(cfg["input_size"])
     if imagenet:
@@ -105,12 +139,20 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
         lr * 0.1, decay_steps=max(1, (epochs - 1) * steps), alpha=0.01, warmup_target=lr,
         warmup_steps=min(steps, epochs * steps // 4))
     optimizer = keras.optimizers.Adam(schedule)
+    jit = cfg.get("jit_compile", "auto")
+    loss = hybrid_boundary_loss if cfg.get("loss") == "hybrid_boundary" else hybrid_loss
     if cfg["adversarial_weight"] > 0:
+        if cfg.get("deep_supervision") or loss is not hybrid_loss:
+            raise DataError("adversarial training uses the plain hybrid loss without deep supervision")
         model = LGPSGAN(generator, build_discriminator(cfg["input_size"]), cfg["adversarial_weight"])
-        model.compile(optimizer=optimizer)
+        model.compile(optimizer=optimizer, jit_compile=jit)
+    elif cfg.get("deep_supervision"):
+        model = with_auxiliary_heads(generator)
+        dice = keras.metrics.MeanMetricWrapper(fn=main_head(dice_per_image), name="dice")
+        model.compile(optimizer=optimizer, loss=deep_supervision_loss(loss), metrics=[dice], jit_compile=jit)
     else:
         model = generator
-        model.compile(optimizer=optimizer, loss=hybrid_loss, metrics=[mean_dice_metric()])
+        model.compile(optimizer=optimizer, loss=loss, metrics=[mean_dice_metric()], jit_compile=jit)
     return generator, model
 
 
@@ -152,7 +194,11 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     out.mkdir(parents=True, exist_ok=True)
     xi, xm, vi, vm = _data(cfg, max_frames)
     size, bs = cfg["input_size"], cfg["batch_size"]
-    train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=cfg["seed"], workers=cfg["loader_workers"])
+    from training.augment import STRONG_AUGMENT, AugmentConfig
+
+    aug = STRONG_AUGMENT if cfg.get("augment") == "strong" else AugmentConfig()
+    train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=cfg["seed"], workers=cfg["loader_workers"],
+                                 aug=aug, negative_rate=cfg.get("negative_rate", 0.0))
     val_batches = FrameBatches(vi, vm, bs, size, train=False)
     steps = min(len(train_batches), steps_per_epoch or len(train_batches))
     print(f"backend {keras.backend.backend()}; train {len(xi)} frames, val {len(vi)}; {steps} steps/epoch")
@@ -168,7 +214,7 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     calibration = [x for x, _ in FrameBatches(xi[:calibration_frames], xm[:calibration_frames], 16, size,
                                               train=False)] if calibration_frames else []
     model.fit(train_batches, validation_data=val_batches, epochs=cfg["epochs"], steps_per_epoch=steps,
-              callbacks=_callbacks(keras, generator, out, calibration), verbose=2)
+              callbacks=_callbacks(keras, generator, out, calibration, negative_crops(vi, vm, size)), verbose=2)
     return finalize(generator, cfg, out, xi, xm, vi, vm, recalibrate_frames, recalibrate_batchnorm,
                     FrameBatches, train_seconds=time.time() - started)
 

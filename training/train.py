@@ -57,6 +57,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--adversarial-weight", type=float, help="lambda of the adversarial term (0: no D)")
     p.add_argument("--seed", type=int)
+    p.add_argument("--negative-rate", type=float, help="share of samples replaced by polyp-free crops")
+    p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
+    p.add_argument("--deep-supervision", action=argparse.BooleanOptionalAction, default=None,
+                   help="auxiliary decoder heads during training (never exported)")
+    p.add_argument("--augment", choices=("standard", "strong"))
+    p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
+                   help="XLA compilation of the training step (measure on your machine)")
     p.add_argument("--input-size", type=int, help="model input (multiple of 32; the app model is 256)")
     p.add_argument("--cache-size", type=int, help="side of the cached frames (a bit above --input-size)")
     p.add_argument("--encoder-weights", help="ImageNet MobileNetV2 .tflite for the encoder initialisation")
@@ -81,11 +88,12 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
 
     cfg = dataclasses.asdict(load_training_config(args.config))
     keys = ("data_root", "out_dir", "epochs", "batch_size", "learning_rate", "adversarial_weight", "seed",
-            "input_size", "cache_size", "encoder_weights")
+            "input_size", "cache_size", "encoder_weights", "negative_rate", "loss", "deep_supervision", "augment")
     for key in keys:
         value = getattr(args, key)
         if value is not None:
             cfg[key] = value
+    cfg["jit_compile"] = {"auto": "auto", "on": True, "off": False}[args.jit_compile]
     cfg["cache"] = args.cache or str(Path(cfg["out_dir"]).parent / "cache" / f"train_{cfg['cache_size']}.npz")
     return cfg
 
