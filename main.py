@@ -1,7 +1,8 @@
 """LGPS Live command line: the window (default), headless export, benchmark, evaluation.
 
 Exit codes: 0 ok, 1 unexpected error, 2 usage or config error, 3 source unavailable, 4 model error,
-5 recording error, 6 dataset error, 7 source is not readable video, 8 source truncated, 130 interrupted.
+5 recording error, 6 dataset error, 7 source is not readable video, 8 source truncated, 130 interrupted (Ctrl-C),
+143 terminated (SIGTERM). An interrupted export keeps what it wrote.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
+import threading
 
+from engine.cli_args import positive_float
 from engine.config import load_config
-from engine.errors import LGPSError
+from engine.errors import Interrupted, LGPSError, Terminated
 
 EXIT_UNEXPECTED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,10 +45,12 @@ def _parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure inference and the live pipeline")
     bench.add_argument("--source", dest="bench_source", help="clip to run (default: a generated 720p clip)")
-    bench.add_argument("--seconds", type=float, default=15.0, help="pipeline run length")
+    bench.add_argument("--seconds", type=positive_float, default=15.0, help="pipeline run length")
     bench.add_argument("--realtime", action="store_true", help="pace the clip at its fps instead of max speed")
     bench.add_argument("--no-crf", action="store_true", help="disable the ConvCRF stage")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--keras", action="store_true",
+                       help="also time the Keras float model (imports TensorFlow; training installs only)")
 
     evaluate = sub.add_parser("evaluate", help="accuracy on images/ + masks/ folders")
     try:
@@ -71,10 +78,15 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "bench":
         from engine.bench import format_report, run_bench
-        from training.bench_keras import keras_inference_fps  # None-returning without TensorFlow
 
-        report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_inference_fps)
+        keras_timer = None
+        if args.keras:  # TensorFlow costs ~600 MB and start-up noise: only when asked for
+            from training.bench_keras import keras_inference_fps as keras_timer
+        report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_timer)
         print(json.dumps(report, indent=None) if args.json else format_report(report))
+        if report["engine_error"]:
+            print(f"error: {report['engine_error']}", file=sys.stderr)
+            return EXIT_UNEXPECTED
         return 0
     if args.command == "evaluate":
         from training.evaluate import run
@@ -101,26 +113,44 @@ def _display_available() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse has printed its usage line
         return int(exc.code or 0) and EXIT_USAGE
+    # Headless jobs: SIGTERM (a service manager, `kill`) unwinds like Ctrl-C, so they finish their
+    # files and say where. (The window keeps Qt's own handling: an exception inside the event loop aborts.)
+    headless = args.command is not None and threading.current_thread() is threading.main_thread()
+    previous_term = signal.signal(signal.SIGTERM, _raise_terminated) if headless else None
     try:
         return _run(args)
+    except Interrupted as exc:
+        print(str(exc), file=sys.stderr)
+        return exc.exit_code
     except LGPSError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except Exception as exc:
         if args.debug or os.environ.get("LGPS_DEBUG"):
             raise
         print(f"unexpected error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr)
         return EXIT_UNEXPECTED
+    finally:
+        if previous_term is not None:
+            signal.signal(signal.SIGTERM, previous_term)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import os
 import re
 import typing
 from collections.abc import Mapping
@@ -159,10 +161,13 @@ def _check_value(where: str, f: dataclasses.Field, hint: Any, value: Any) -> Any
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif origin is float:
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok and not math.isfinite(value):  # NaN compares false with every bound: it would pass them all
+            raise ConfigError(f"config key '{where}' must be a finite number, got {value!r}")
         value = float(value) if ok else value
     elif origin is str:
-        # A camera index written as a bare number is still a source string.
-        ok = isinstance(value, str) or (where == "capture.source" and isinstance(value, int))
+        # A camera index written as a bare number is still a source string (true/false are not).
+        ok = isinstance(value, str) or (where == "capture.source" and isinstance(value, int)
+                                        and not isinstance(value, bool))
         value = str(value) if ok else value
     elif origin is list:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
@@ -195,7 +200,53 @@ def _build(cls: type, raw: Mapping[str, Any], section: str) -> Any:
     for name, f in fields.items():
         if name in raw:
             values[name] = _check_value(f"{section}.{name}", f, hints[name], raw[name])
-    return cls(**values)
+    built = cls(**values)
+    _check_section(section, built)
+    return built
+
+
+def _check_section(section: str, values: Any) -> None:
+    """Rules between keys of one section."""
+    if section == "capture" and values.reconnect_initial_s > values.reconnect_max_s:
+        raise ConfigError(f"config key 'capture.reconnect_initial_s' ({values.reconnect_initial_s}) must not exceed "
+                          f"'capture.reconnect_max_s' ({values.reconnect_max_s})")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that rejects a key written twice (PyYAML silently keeps the last one)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"config key '{key}' is written twice (lines {seen[key]} and "
+                                  f"{key_node.start_mark.line + 1}); keep one")
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+PATH_KEYS = (("segmenter", "model"), ("recorder", "folder"), ("training", "data_root"),
+             ("training", "encoder_weights"), ("training", "out_dir"))
+
+
+def _resolve_paths(config: Config, base: Path) -> Config:
+    """Relative paths in a config file mean "beside this file", whatever the current directory.
+
+    A source written as a relative path is resolved the same way when that file exists there;
+    "demo", camera indices, devices and URLs are left as they are.
+    """
+    for section, key in PATH_KEYS:
+        value = getattr(getattr(config, section), key)
+        path = Path(value).expanduser()
+        if not path.is_absolute():
+            config = config.replace(section, **{key: os.path.normpath(base / path)})
+    source = config.capture.source
+    candidate = Path(source).expanduser()
+    if (source != "demo" and not source.isdigit() and "://" not in source and not candidate.is_absolute()
+            and (base / candidate).exists()):
+        config = config.replace("capture", source=os.path.normpath(base / candidate))
+    return config
 
 
 def parse_config(raw: Any, path: str = "<memory>") -> Config:
@@ -210,9 +261,10 @@ def parse_config(raw: Any, path: str = "<memory>") -> Config:
         raise ConfigError(f"unknown config section '{key}'{_suggest(str(key), _SECTIONS)}")
     sections = {}
     for name, cls in _SECTIONS.items():
-        body = raw.get(name) or {}
+        body = raw.get(name, {})
         if not isinstance(body, Mapping):
-            raise ConfigError(f"config section '{name}' must be a mapping, got {body!r}")
+            raise ConfigError(f"config section '{name}' must be a mapping of keys, got {body!r} "
+                              "(leave the section out to take its defaults)")
         sections[name] = _build(cls, body, name)
     return Config(**sections, path=path)
 
@@ -227,11 +279,13 @@ def load_config(path: str | Path | None = None) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except ConfigError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config file {path} is not valid YAML{where}") from None
-    return parse_config(raw, str(path))
+    return _resolve_paths(parse_config(raw, str(path)), path.resolve().parent)
 
 

@@ -15,6 +15,22 @@ class ConfigError(LGPSError):
     exit_code = 2
 
 
+class UsageError(LGPSError):
+    """A command-line argument that cannot be right (e.g. an output that would overwrite the input)."""
+
+    exit_code = 2
+
+
+class Interrupted(LGPSError):
+    """Ctrl-C or SIGTERM ended a job; what it had written is kept (the message says where)."""
+
+    exit_code = 130
+
+    def __init__(self, message: str, exit_code: int = 130):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class SourceError(LGPSError):
     """A video source is missing, unreadable, not video, or unreachable."""
 
@@ -49,6 +65,10 @@ class SourceTruncatedError(SourceError):
     """The source ended before its declared length; what could be read was processed."""
 
     exit_code = 8
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C so that every job unwinds and keeps its files."""
 
 
 def one_line_errors(entry_point: Callable[..., int]) -> Callable[..., int]:

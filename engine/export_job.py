@@ -5,6 +5,7 @@ Unlike the live pipeline this never drops frames: it reads, processes and writes
 
 from __future__ import annotations
 
+import errno
 import json
 import sys
 import time
@@ -15,10 +16,11 @@ from pathlib import Path
 import cv2
 
 from engine.config import Config
-from engine.errors import RecorderError, SourceTruncatedError
+from engine.errors import Interrupted, RecorderError, SourceTruncatedError, Terminated
+from engine.overlay import format_file_readout
 from engine.pipeline import FrameProcessor
 from engine.progress import ProgressBar
-from engine.recorder import Recorder
+from engine.recorder import Recorder, check_output_path
 from engine.results import Frame, Result
 from engine.sources import open_source
 
@@ -44,6 +46,24 @@ def _event(result: Result) -> str:
     })
 
 
+def _write_event(events, result: Result, path: str | Path) -> None:
+    try:
+        events.write(_event(result) + "\n")
+    except OSError as exc:
+        raise RecorderError(f"cannot write events file {path}: {_why(exc)}") from None
+
+
+def _close_events(events, path: str | Path) -> None:
+    try:
+        events.close()
+    except OSError as exc:
+        raise RecorderError(f"cannot finish events file {path}: {_why(exc)}") from None
+
+
+def _why(exc: OSError) -> str:
+    return {errno.ENOSPC: "disk full", errno.EFBIG: "file size limit reached"}.get(exc.errno, exc.strerror or str(exc))
+
+
 def _open_events(path: Path):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -63,43 +83,56 @@ def export_clip(
 
     `on_progress(done, total)` is called after each frame; when `cancelled()` turns true the export
     stops, the partial file is deleted and ExportCancelled is raised (the window's Cancel button).
+    Ctrl-C or SIGTERM (a live source can only be ended that way) and write errors keep what was
+    made: the video up to that frame (playable), the events and masks; Interrupted says where.
+    Every output is opened before the first frame, so a bad path fails at once.
     """
+    output = check_output_path(output, source_spec)
     source = open_source(source_spec)
     processor = processor or FrameProcessor(config)
     info = source.info
-    output = Path(output)
     masks = Path(masks_dir) if masks_dir else None
     if masks:
         try:
             masks.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RecorderError(f"cannot create mask folder {masks}: {exc.strerror}") from None
+    written, last_index, first_pts, events = 0, -1, None, None
     bar = ProgressBar(info.frame_count, f"export {info.name}") if progress else None
-    events = _open_events(Path(events_path)) if events_path else None
-    written, last_index = 0, -1
     try:
+        events = _open_events(Path(events_path)) if events_path else None
         with Recorder(output, info.width, info.height, info.fps, config.recorder, atomic=True) as recorder:
-            while (item := source.read()) is not None:
-                if cancelled and cancelled():
-                    raise ExportCancelled(f"export of {info.name} cancelled")
-                index, pts, image = item
-                if index != last_index + 1:
-                    processor.reset()
-                last_index = index
-                result = processor.process(Frame(index, time.monotonic(), image, pts), config)
-                recorder.write(result.annotated)
-                if events:
-                    events.write(_event(result) + "\n")
-                if masks and not cv2.imwrite(str(masks / f"{index:06d}.png"), result.mask):
-                    raise RecorderError(f"cannot write mask {masks / f'{index:06d}.png'}")
-                written += 1
-                if bar:
-                    bar.update(written)
-                if on_progress:
-                    on_progress(written, info.frame_count)
+            try:
+                while (item := source.read()) is not None:
+                    if cancelled and cancelled():
+                        raise ExportCancelled(f"export of {info.name} cancelled")
+                    index, pts, image = item
+                    if index != last_index + 1:
+                        processor.reset()
+                    last_index = index
+                    first_pts = pts if first_pts is None else first_pts
+                    readout = format_file_readout(pts, index, config.crf.enabled)
+                    result = processor.process(Frame(index, time.monotonic(), image, pts), config, readout=readout)
+                    recorder.write(result.annotated, pts - first_pts)
+                    if events:
+                        _write_event(events, result, events_path)
+                    if masks and not cv2.imwrite(str(masks / f"{index:06d}.png"), result.mask):
+                        raise RecorderError(f"cannot write mask {masks / f'{index:06d}.png'}")
+                    written += 1
+                    if bar:
+                        bar.update(written)
+                    if on_progress:
+                        on_progress(written, info.frame_count)
+            except ExportCancelled:
+                recorder.abort()
+                raise
+    except KeyboardInterrupt as exc:
+        how = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        raise Interrupted(f"{how} after {written} frames: the annotated video up to there is kept in {output}",
+                          143 if isinstance(exc, Terminated) else 130) from None
     finally:
         if events:
-            events.close()
+            _close_events(events, events_path)
         source.close()
     if bar:
         bar.close(written)

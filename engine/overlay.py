@@ -38,6 +38,16 @@ def format_readout(fps: float, latency_ms: float, crf_on: bool) -> str:
     return f"{fps:.1f} FPS | {latency_ms:.0f} ms | CRF {'on' if crf_on else 'off'}"
 
 
+def format_file_readout(time_s: float, index: int, crf_on: bool) -> str:
+    """The corner readout of an exported file: where in the source this frame is, e.g. '01:02.40 | frame 1560'.
+
+    A file export runs as fast as it can: an FPS or latency burned into it would describe the
+    export machine, not the procedure.
+    """
+    minutes, seconds = divmod(max(0.0, time_s), 60.0)
+    return f"{int(minutes):02d}:{seconds:05.2f} | frame {index} | CRF {'on' if crf_on else 'off'}"
+
+
 def _sizes(width: int, thickness: int) -> tuple[float, int, int]:
     """Font scale, text stroke and contour thickness for a frame of this width."""
     s = width / _REFERENCE_WIDTH

@@ -26,6 +26,7 @@ from engine.stats import RateMeter, RollingStats, timed
 
 log = logging.getLogger(__name__)
 ResultListener = Callable[[Result], None]
+LIVE_READOUT: Any = object()  # FrameProcessor.process: draw the measured FPS and latency
 
 
 class LiveSettings:
@@ -64,7 +65,9 @@ class FrameProcessor:
         self.smoother.reset()
         self.extractor.reset()
 
-    def process(self, frame: Frame, config: Config, *, draw: bool = True, dropped: int = 0) -> Result:
+    def process(self, frame: Frame, config: Config, *, draw: bool = True, dropped: int = 0,
+                readout: Any = LIVE_READOUT) -> Result:
+        """Run every stage on one frame. ``readout``: the corner text; by default the live FPS/latency."""
         timings: dict[str, float] = {}
         start = time.perf_counter()
         with timed(timings, "segment"):
@@ -83,7 +86,8 @@ class FrameProcessor:
         annotated = None
         with timed(timings, "overlay"):
             if draw:
-                readout = self._readout(engine_fps, config)
+                if readout is LIVE_READOUT:
+                    readout = self._readout(engine_fps, config)
                 annotated = draw_overlay(frame.image, polyps, config.overlay, readout=readout)
         timings["total"] = (time.perf_counter() - start) * 1000.0
         result = Result(

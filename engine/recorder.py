@@ -2,8 +2,11 @@
 
 The MP4 is fragmented (`frag_keyframe+empty_moov+default_base_moof`) with a keyframe every second,
 so a recording cut off by a kill or power loss still plays up to its last complete second.
-`atomic=True` writes under a temporary name and renames on success (whole-file export: no
-half-written file under the final name); a live recording writes straight to its final name.
+`atomic=True` writes under a temporary name (``name.part.mp4``) and gives the file its final name
+when it is closed, also after an interruption or a write error (what was encoded is kept and
+plays); only ``abort()`` (a cancelled export) deletes it. A live recording writes straight to its
+final name. Frames carry their own time stamps (``write(image, time_s)``), so dropped frames and
+a variable frame rate do not warp the recording's clock.
 """
 
 from __future__ import annotations
@@ -17,7 +20,22 @@ import av
 import numpy as np
 
 from engine.config import RecorderConfig
-from engine.errors import RecorderError
+from engine.errors import RecorderError, UsageError
+
+TIME_BASE = Fraction(1, 90000)  # the MPEG clock: exact for 24, 25, 30, 50, 60 and 29.97 fps
+VIDEO_SUFFIXES = (".mp4", ".m4v")
+
+
+def check_output_path(path: str | Path, source: str | Path | None = None) -> Path:
+    """Refuse an output that cannot be right before any work is done (UsageError, exit code 2)."""
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise UsageError(f"output {path} is a folder; name the .mp4 file to write")
+    if path.suffix.lower() not in VIDEO_SUFFIXES:
+        raise UsageError(f"output {path} must end in .mp4 (the recorder writes fragmented MP4)")
+    if source is not None and Path(source).exists() and path.exists() and path.samefile(source):
+        raise UsageError(f"output {path} is the input clip; choose another name")
+    return path
 
 
 def check_codec(codec: str = "libx264") -> None:
@@ -38,7 +56,11 @@ class Recorder:
         config = config or RecorderConfig()
         check_codec(config.codec)
         self.path = Path(path)
+        if self.path.is_dir():
+            raise UsageError(f"cannot record to {self.path}: it is a folder")
         self.frames_written = 0
+        self._last_pts = -1
+        self._frame_ticks = 1 / (fps * TIME_BASE) if fps > 0 else 3600
         self._atomic = atomic
         partial = self.path.with_name(self.path.stem + ".part" + self.path.suffix)
         self._target = partial if atomic else self.path
@@ -47,8 +69,12 @@ class Recorder:
         self._even = (width + width % 2, height + height % 2)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Our own unbuffered file, not a path: FFmpeg's file protocol drops some write errors (a
+            # full disk mid-file went unnoticed), a Python file raises them through PyAV into write().
+            # Opened now, so a bad folder fails before the first frame.
+            self._file = open(self._target, "wb", buffering=0)  # noqa: SIM115 - closed in close/_abandon
             self._container = av.open(
-                str(self._target), "w", format="mp4",
+                self._file, "w", format="mp4",
                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
             )
         except (OSError, av.error.FFmpegError) as exc:
@@ -57,12 +83,16 @@ class Recorder:
         self._stream = self._container.add_stream(config.codec, rate=rate)
         self._stream.width, self._stream.height = self._even
         self._stream.pix_fmt = "yuv420p"
+        self._stream.codec_context.time_base = TIME_BASE
         gop = max(1, round(fps))
         self._stream.options = {"crf": str(config.crf), "preset": config.preset, "g": str(gop)}
         self._closed = False
 
-    def write(self, image_bgr: np.ndarray) -> None:
-        """Append one frame; raises RecorderError (e.g. disk full) after closing what was written."""
+    def write(self, image_bgr: np.ndarray, time_s: float | None = None) -> None:
+        """Append one frame shown at ``time_s`` seconds from the start (default: the next nominal slot).
+
+        Raises RecorderError (e.g. disk full) after finishing what was written: the file keeps it.
+        """
         if self._closed:
             raise RecorderError(f"recording {self.path} is already closed")
         if (image_bgr.shape[1], image_bgr.shape[0]) != self._size:
@@ -75,15 +105,19 @@ class Recorder:
             padded[: image_bgr.shape[0], : image_bgr.shape[1]] = image_bgr
             image_bgr = padded
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
-        frame.pts = self.frames_written
+        ticks = self.frames_written * self._frame_ticks if time_s is None else time_s / TIME_BASE
+        frame.pts = max(int(round(ticks)), self._last_pts + 1)  # strictly increasing, whatever the clock did
+        frame.time_base = TIME_BASE
         try:
             self._container.mux(self._stream.encode(frame))
         except (OSError, av.error.FFmpegError) as exc:
             self._abandon()
+            kept = self._keep()
             raise RecorderError(
-                f"recording stopped: {_why(exc)} while writing {self._target} "
-                f"({self.frames_written} frames kept)"
+                f"recording stopped: {_why(exc)} while writing {kept}; "
+                f"about {playable_frames(kept)} of {self.frames_written} frames are kept there and play"
             ) from None
+        self._last_pts = frame.pts
         self.frames_written += 1
 
     def close(self) -> Path:
@@ -94,9 +128,17 @@ class Recorder:
         try:
             self._container.mux(self._stream.encode(None))
             self._container.close()
+            self._file.close()
         except (OSError, av.error.FFmpegError) as exc:
-            raise RecorderError(f"cannot finish {self._target}: {_why(exc)}") from None
-        if self._atomic:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._keep()
+            raise RecorderError(f"cannot finish {self.path}: {_why(exc)} (what was written is kept)") from None
+        return self._keep()
+
+    def _keep(self) -> Path:
+        """Give the file its final name (an atomic recording's .part); returns where it is."""
+        if self._atomic and self._target.exists():
             self._target.replace(self.path)
         return self.path
 
@@ -110,19 +152,37 @@ class Recorder:
             self._closed = True
             with contextlib.suppress(OSError, av.error.FFmpegError):
                 self._container.close()
+            with contextlib.suppress(OSError):
+                self._file.close()
 
     def __enter__(self) -> Recorder:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
+        """Finish the file on success, an interruption (Ctrl-C, SIGTERM) or any error; see ``abort``."""
+        if self._closed:
+            return
+        try:
             self.close()
-        else:
-            self.abort() if self._atomic else self._abandon()
+        except RecorderError:
+            if exc_type is None:
+                raise
+            self._keep()
+
+
+def playable_frames(path: Path) -> int:
+    """Video frames a player can read from a (possibly cut-off) fragmented MP4: its complete fragments."""
+    count = 0
+    with contextlib.suppress(OSError, av.error.FFmpegError), av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            count += packet.size > 0
+    return count
 
 
 def _why(exc: Exception) -> str:
     code = getattr(exc, "errno", None)
     if code == errno.ENOSPC:
         return "disk full"
+    if code == errno.EFBIG:
+        return "file size limit reached"
     return getattr(exc, "strerror", None) or str(exc)

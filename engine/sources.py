@@ -22,6 +22,7 @@ from engine.results import SourceInfo
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 FOLDER_FPS = 25.0
 LIVE_DEFAULT_FPS = 30.0
+OFF_GRID = 0.3  # a time stamp this far (in frames) from the nominal grid marks a variable-rate file
 _URL = re.compile(r"^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt)://", re.IGNORECASE)
 
 
@@ -77,6 +78,7 @@ class VideoFileSource(FrameSource):
         self._declared = self._stream.frames or None
         self._last_index = -1
         self._skipped_since_good = 0
+        self._variable_rate = False
         self._frames = self._decode()
         self._pending: tuple[int, float, np.ndarray] | None = None
         self._pending = self.read()
@@ -86,11 +88,25 @@ class VideoFileSource(FrameSource):
         count = self._declared or _estimate_count(self._container, self._stream, fps)
         self.info = SourceInfo(self.path.name, "file", width, height, fps, count)
 
-    def _index_of(self, frame: av.VideoFrame) -> int:
-        if frame.pts is None:
+    def _seconds_of(self, frame: av.VideoFrame) -> float | None:
+        return None if frame.pts is None else (frame.pts - self._start_pts) * self._time_base
+
+    def _index_of(self, seconds: float | None) -> int:
+        """Frame index: from the time stamp on a constant-rate file (a lost frame leaves a gap, so
+        indices keep matching the file's frames), else the next number.
+
+        Why the switch: a variable-rate file (phone or screen recording) has time stamps off the
+        nominal grid; read as a grid they made false "corrupt" frames and re-timed the video.
+        """
+        if seconds is None:
             return self._last_index + 1
-        seconds = (frame.pts - self._start_pts) * self._time_base
-        return max(0, int(round(seconds * self._fps)))
+        exact = seconds * self._fps
+        if self._variable_rate:  # after a seek (no last index) the time stamp is the best guess
+            return self._last_index + 1 if self._last_index >= 0 else max(0, int(round(exact)))
+        if abs(exact - round(exact)) > OFF_GRID:
+            self._variable_rate = True
+            return self._last_index + 1
+        return max(0, int(round(exact)))
 
     def _decode(self) -> Iterator[av.VideoFrame]:
         try:
@@ -115,15 +131,17 @@ class VideoFileSource(FrameSource):
             if frame.is_corrupt:
                 self._skip()
                 continue
-            index = self._index_of(frame)
+            seconds = self._seconds_of(frame)
+            index = self._index_of(seconds)
             if index <= self._last_index:
-                index = self._last_index + 1  # variable-rate timestamps: keep indices increasing
+                index = self._last_index + 1  # keep indices increasing, whatever the time stamps do
             elif self._last_index >= 0:  # frames lost to damaged data without a decoder error
                 lost = index - self._last_index - 1 - self._skipped_since_good
                 self.corrupt_frames += max(0, lost)
             self._skipped_since_good = 0
             self._last_index = index
-            return index, index / self._fps, frame.to_ndarray(format="bgr24")
+            pts = seconds if seconds is not None and self._variable_rate else index / self._fps
+            return index, pts, frame.to_ndarray(format="bgr24")
         return None
 
     def seek(self, index: int) -> None:
@@ -234,7 +252,7 @@ class ImageFolderSource(FrameSource):
 
     def _load_at_or_after(self, start: int) -> tuple[int, float, np.ndarray] | None:
         for index in range(start, len(self._files)):
-            image = cv2.imread(str(self._files[index]), cv2.IMREAD_COLOR)
+            image = read_image(self._files[index])
             if image is not None:
                 return index, index / self._fps, image
             self.corrupt_frames += 1
@@ -253,6 +271,22 @@ class ImageFolderSource(FrameSource):
 
     def seek(self, index: int) -> None:
         self._next = min(max(0, index), len(self._files))
+
+
+def read_image(path: Path) -> np.ndarray | None:
+    """A BGR image, or None when unreadable or cut short.
+
+    Why the JPEG check: libjpeg decodes a truncated file "successfully", filling the missing part
+    with grey; analysed, that is a frame that never was. A complete JPEG ends with the EOI marker
+    (FF D9), at most followed by a little padding.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    if path.suffix.lower() in (".jpg", ".jpeg") and b"\xff\xd9" not in data[-1024:]:
+        return None
+    return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
 def open_source(spec: str | int) -> FrameSource:

@@ -44,15 +44,29 @@ class RateMeter:
         self._times: deque[float] = deque(maxlen=window)
 
     def tick(self, now: float | None = None) -> float:
-        self._times.append(time.monotonic() if now is None else now)
-        return self.rate
+        now = time.monotonic() if now is None else now
+        self._times.append(now)
+        return self.rate_at(now)
 
     @property
     def rate(self) -> float:
-        if len(self._times) < 2:
+        return self.rate_at(time.monotonic())
+
+    def rate_at(self, now: float) -> float:
+        """The rate as of ``now``: 0 once events have stopped (paused, ended) for over 1 s or 3 intervals.
+
+        Why: a rate over the last events alone would keep saying "25 FPS" on a paused picture.
+        """
+        times = list(self._times)
+        if len(times) < 2:
             return 0.0
-        span = self._times[-1] - self._times[0]
-        return (len(self._times) - 1) / span if span > 0 else 0.0
+        span = times[-1] - times[0]
+        if span <= 0:
+            return 0.0
+        interval = span / (len(times) - 1)
+        if now - times[-1] > max(1.0, 3 * interval):
+            return 0.0
+        return 1.0 / interval
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import Config, load_config, parse_config
+from engine.config import DEFAULT_CONFIG_PATH, Config, load_config, parse_config
 from engine.errors import ConfigError
 
 
@@ -65,4 +65,42 @@ def test_file_errors(tmp_path):
 
 def test_shipped_file_matches_the_code_defaults():
     """config.yaml documents the defaults; a drift between the two would surprise whoever edits one."""
-    assert load_config() == parse_config({}, path=str(load_config().path))
+    import yaml
+
+    raw = yaml.safe_load(DEFAULT_CONFIG_PATH.read_text())
+    assert parse_config(raw) == parse_config({})
+
+
+def test_relative_paths_mean_beside_the_config_file(tmp_path, monkeypatch):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "clip.mp4").write_bytes(b"x")
+    path = folder / "lgps.yaml"
+    path.write_text("segmenter:\n  model: models/m.tflite\nrecorder:\n  folder: out\ncapture:\n  source: clip.mp4\n"
+                    "training:\n  data_root: ../data\n")
+    monkeypatch.chdir(tmp_path)  # anywhere but the config's folder
+    cfg = load_config(path)
+    assert cfg.segmenter.model == str(folder / "models" / "m.tflite")
+    assert cfg.recorder.folder == str(folder / "out")
+    assert cfg.capture.source == str(folder / "clip.mp4")
+    assert cfg.training.data_root == str(tmp_path / "data")
+    assert load_config().segmenter.model == str(DEFAULT_CONFIG_PATH.parent / "assets" / "lgps_int8.tflite")
+    for source in ("demo", "0", "/dev/video2", "rtsp://h/x", "missing.mp4"):
+        path.write_text(f"capture:\n  source: '{source}'\n")
+        assert load_config(path).capture.source == source
+
+
+@pytest.mark.parametrize("text, message", [
+    ("postprocess:\n  threshold: .nan\n", "postprocess.threshold' must be a finite number"),
+    ("crf:\n  pos_weight: .inf\n", "crf.pos_weight' must be a finite number"),
+    ("capture:\n  source: true\n", "capture.source' must be str"),
+    ("capture: []\n", "section 'capture' must be a mapping"),
+    ("overlay: null\n", "section 'overlay' must be a mapping"),
+    ("crf:\n  iterations: 3\n  iterations: 4\n", "'iterations' is written twice \\(lines 2 and 3\\)"),
+    ("capture:\n  reconnect_initial_s: 10\n  reconnect_max_s: 2\n", "reconnect_initial_s' \\(10.0\\) must not exceed"),
+])
+def test_values_that_would_silently_misbehave_are_rejected(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(path)

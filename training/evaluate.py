@@ -16,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.cli_args import positive_int, probability
 from engine.errors import DataError, ModelError
 from engine.segmenter import ModelOutput, Segmenter
 from training.metrics import DatasetScores
@@ -68,9 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="a .tflite (engine path) or Keras .weights.h5/.keras (float); default from config")
     parser.add_argument("--crf", choices=("on", "off"), default=None, help="ConvCRF refinement (default: config)")
-    parser.add_argument("--threshold", type=float, default=None, help="probability threshold (default: config)")
+    parser.add_argument("--threshold", type=probability, default=None, help="probability threshold (default: config)")
     parser.add_argument("--config", default=None, help="config.yaml (segmenter, crf, postprocess sections)")
-    parser.add_argument("--limit", type=int, default=None, help="first N frames per dataset (quick checks)")
+    parser.add_argument("--limit", type=positive_int, default=None, help="first N frames per dataset (quick checks)")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
 
 
