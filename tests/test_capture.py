@@ -140,17 +140,21 @@ def test_stream_that_drops_out_is_reopened_with_backoff():
 
     server = MjpegServer().start()
     states: list[str] = []
+    delays: list[float] = []
     capture = CaptureThread(open_source(server.url), LatestFrameSlot(), reconnect_initial_s=0.2, reconnect_max_s=0.8)
     capture.status_listeners.append(lambda s: states.append(s.state))
+    capture.status_listeners.append(
+        lambda s: delays.append(float(s.message.split("retrying in ")[1].split(" s")[0]))
+        if s.state == "reconnecting" else None)
     got = _collect(capture)
     capture.start()
     try:
         wait_until(lambda: len(got) > 5, 10)
         server.stop()
-        wait_until(lambda: "reconnecting" in states, 15)
+        wait_until(lambda: len(delays) >= 5, 30)  # five failed tries: the delay doubles up to its ceiling
         assert capture.is_alive()  # reported, not raised
+        assert delays[:5] == [0.2, 0.4, 0.8, 0.8, 0.8]
         before = len(got)
-        time.sleep(1.0)  # several failed retries with growing delays
         server.start()
         wait_until(lambda: len(got) > before + 5, 20)
         assert states[-1] == "playing"

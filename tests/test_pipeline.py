@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import numpy as np
 import pytest
 
 from engine.pipeline import FrameProcessor, Pipeline
@@ -34,7 +35,8 @@ def test_results_reach_every_listener_in_order_and_stop_is_clean(config, real_cl
     result: Result = first[-1]
     assert result.prob.shape == result.mask.shape == (500, 574)
     assert result.annotated.shape == (500, 574, 3)
-    assert result.latency_ms > 0 and result.timings_ms["total"] >= result.timings_ms["segment"]
+    stages = sum(result.timings_ms[k] for k in ("segment", "crf", "postprocess", "overlay"))
+    assert stages <= result.timings_ms["total"] <= result.latency_ms
 
 
 def test_whole_file_runs_to_the_end_and_threads_finish(config, real_clip, real_frames):
@@ -74,8 +76,14 @@ def test_crf_can_be_switched_off_live(config, real_clip):
     frame = Frame(index, time.monotonic(), image, pts)
     on = processor.process(frame, config)
     off = processor.process(frame, config.replace("crf", enabled=False))
-    assert on.timings_ms["crf"] > 0.05
-    assert off.timings_ms["crf"] < 0.05
+    processor.reset()
+    again = processor.process(frame, config.replace("crf", enabled=False))
+    # the switch changes the analysis itself: with the CRF off the map is the model's raw output
+    model_out = processor.segmenter.infer(image)
+    raw = processor.segmenter.to_frame(model_out.prob, image.shape, model_out.content)
+    assert np.array_equal(off.mask, again.mask)
+    assert np.allclose(again.prob, raw, atol=1e-6)
+    assert not np.allclose(on.prob, off.prob, atol=1e-3)
 
 
 class _Exploding(FrameProcessor):

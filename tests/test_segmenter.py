@@ -12,9 +12,16 @@ from conftest import DATA
 
 
 def test_reads_input_size_and_quantisation_from_file(model_path):
+    from ai_edge_litert.interpreter import Interpreter
+
     seg = Segmenter(model_path, threads=2)
-    assert seg.input_size == 256
-    assert seg.input_dtype in ("int8", "uint8", "float32")
+    detail = Interpreter(model_path=str(model_path)).get_input_details()[0]
+    assert seg.input_size == detail["shape"][1] == 256
+    assert seg.input_dtype == np.dtype(detail["dtype"]).name == "int8"  # the shipped file is full-integer
+    scale, zero_point = detail["quantization"]
+    # raw pixels in: 0 and 255 map to the int8 ends exactly as the file's own parameters say
+    expected = [int(np.clip(round(v / scale + zero_point), -128, 127)) for v in (0, 255)]
+    assert seg._in_quant.quantise(np.array([0, 255], np.uint8)).tolist() == expected
 
 
 @pytest.mark.parametrize("shape", [(500, 574), (720, 1280), (101, 37)])
