@@ -53,7 +53,12 @@ class ControlsPanel(QWidget):
         self.crf = QCheckBox("ConvCRF")
         self.crf_iterations = QSpinBox(minimum=1, maximum=50)
         self.crf_iterations.setToolTip("Mean-field iterations")
-        self.smoothing = QCheckBox("Temporal smoothing")
+        self.persistent = QCheckBox("Alert only on persistent polyps")
+        self.persistent.setToolTip("A region becomes an alert when found in several recent frames with enough "
+                                   "confidence (config.yaml: tracking). Off: every region at once.")
+        self.smoothing = QCheckBox("Pixel averaging over frames")
+        self.smoothing.setToolTip("Averages the probability map over frames. Off by default: on real motion it "
+                                  "erodes the outline (docs/video.md).")
         self._color = "#00ff66"
         self._layout()
         self._connect()
@@ -70,6 +75,7 @@ class ControlsPanel(QWidget):
         crf.addWidget(self.crf_iterations)
         crf.addWidget(QWidget(), 1)
         form.addRow("Refine", crf)
+        form.addRow("", self.persistent)
         form.addRow("", self.smoothing)
         overlay = QGroupBox("Overlay")
         form2 = QFormLayout(overlay)
@@ -102,6 +108,7 @@ class ControlsPanel(QWidget):
         self.crf.toggled.connect(self._crf_toggled)
         self.crf_iterations.valueChanged.connect(lambda v: self._emit("crf", "iterations", v))
         self.smoothing.toggled.connect(lambda on: self._emit("postprocess", "smoothing", on))
+        self.persistent.toggled.connect(lambda on: self._emit("tracking", "enabled", on))
         self.color_button.clicked.connect(self._pick_color)
         self.show_overlay.toggled.connect(self._overlay_toggled)
 
@@ -157,6 +164,7 @@ class ControlsPanel(QWidget):
             self.crf_iterations.setValue(max(1, crf.iterations))
             self.crf_iterations.setEnabled(crf.enabled)
             self.smoothing.setChecked(post.smoothing)
+            self.persistent.setChecked(config.tracking.enabled)
             self.show_overlay.setChecked(show_overlay)
             self._overlay_toggled(show_overlay)
         finally:

@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 ORGANISATION = "LGPS Live"
 APPLICATION = "lgps-live"
 REMEMBERED = {
-    "postprocess": ("threshold", "smoothing"),
+    "postprocess": ("threshold",),
     "crf": ("enabled", "iterations"),
     "overlay": ("opacity", "contour", "fill", "color"),
     "capture": ("speed", "loop"),

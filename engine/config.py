@@ -66,13 +66,23 @@ class CRFConfig:
 class PostprocessConfig:
     threshold: float = _range(0.5, 0.0, 1.0)
     min_area_frac: float = _range(0.0005, 0.0, 1.0)
-    smoothing: bool = True
+    smoothing: bool = False
     smoothing_alpha: float = _range(0.5, 0.0, 0.99)
-    track_iou: float = _range(0.3, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    enabled: bool = True
+    hits: int = _range(4, 1, 100)
+    window: int = _range(6, 1, 100)
+    on_confidence: float = _range(0.5, 0.0, 1.0)
+    keep_confidence: float = _range(0.3, 0.0, 1.0)
+    max_misses: int = _range(5, 0, 1000)
 
 
 @dataclass(frozen=True)
 class OverlayConfig:
+    candidates: str = _range("faint", choices=("faint", "hidden"))
     contour: bool = True
     fill: bool = True
     opacity: float = _range(0.35, 0.0, 1.0)
@@ -127,6 +137,7 @@ class Config:
     segmenter: SegmenterConfig
     crf: CRFConfig
     postprocess: PostprocessConfig
+    tracking: TrackingConfig
     overlay: OverlayConfig
     recorder: RecorderConfig
     app: AppConfig
@@ -207,6 +218,12 @@ def _build(cls: type, raw: Mapping[str, Any], section: str) -> Any:
 
 def _check_section(section: str, values: Any) -> None:
     """Rules between keys of one section."""
+    if section == "tracking" and values.hits > values.window:
+        raise ConfigError(f"config key 'tracking.hits' ({values.hits}) must not exceed 'tracking.window' "
+                          f"({values.window})")
+    if section == "tracking" and values.keep_confidence > values.on_confidence:
+        raise ConfigError(f"config key 'tracking.keep_confidence' ({values.keep_confidence}) must not exceed "
+                          f"'tracking.on_confidence' ({values.on_confidence})")
     if section == "capture" and values.reconnect_initial_s > values.reconnect_max_s:
         raise ConfigError(f"config key 'capture.reconnect_initial_s' ({values.reconnect_initial_s}) must not exceed "
                           f"'capture.reconnect_max_s' ({values.reconnect_max_s})")

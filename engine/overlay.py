@@ -18,6 +18,7 @@ from engine.results import Polyp
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _REFERENCE_WIDTH = 1280.0
 _STALE_BGR = (170, 170, 170)
+_CANDIDATE_BGR = (200, 200, 200)
 _READOUT_BG = (32, 32, 32)
 
 
@@ -92,18 +93,30 @@ def _dashes(contour: np.ndarray, dash: int) -> list[np.ndarray]:
     return [p for p in pieces[::2] if len(p) > 1]
 
 
-def _label(out: np.ndarray, text: str, box: tuple[int, int, int, int], bgr: tuple[int, int, int],
+def polyp_label(polyp: Polyp) -> str:
+    """One label per polyp: its id and the track's confidence (engine/tracking.py), e.g. 'polyp 2 · 87%'."""
+    name = f"polyp {polyp.id}" if polyp.id else "polyp"
+    return f"{name} {round(100 * polyp.confidence)}%"
+
+
+def _label(out: np.ndarray, text: str, contour: np.ndarray, bgr: tuple[int, int, int],
            scale: float, stroke: int) -> None:
-    """A filled tag above the box (below its top edge if there is no room), kept in the image."""
+    """A filled tag whose lower edge touches the outline's topmost point (below it if no room), in the image.
+
+    At the outline, not over the box corner: a box corner of a round polyp lies on mucosa.
+    """
     (tw, th), base = cv2.getTextSize(text, _FONT, scale, stroke)
     pad = max(2, th // 4)
     height, width = out.shape[:2]
-    x = min(max(0, box[0]), max(0, width - tw - 2 * pad))
-    top = box[1] - th - base - 2 * pad
+    points = contour.reshape(-1, 2)
+    top_point = points[int(np.argmin(points[:, 1]))]
+    tag_w, tag_h = tw + 2 * pad, th + base + 2 * pad
+    x = int(min(max(0, top_point[0] - tag_w // 2), max(0, width - tag_w)))
+    top = int(top_point[1]) - tag_h
     if top < 0:
-        top = max(0, box[1])
-    top = min(top, max(0, height - th - base - 2 * pad))
-    cv2.rectangle(out, (x, top), (x + tw + 2 * pad, top + th + base + 2 * pad), bgr, cv2.FILLED)
+        top = int(top_point[1])
+    top = min(top, max(0, height - tag_h))
+    cv2.rectangle(out, (x, top), (x + tag_w, top + tag_h), bgr, cv2.FILLED)
     ink = (0, 0, 0) if 0.114 * bgr[0] + 0.587 * bgr[1] + 0.299 * bgr[2] > 140 else (255, 255, 255)
     cv2.putText(out, text, (x + pad, top + pad + th), _FONT, scale, ink, stroke, cv2.LINE_AA)
 
@@ -137,7 +150,12 @@ def draw_overlay(
     line = _STALE_BGR if stale else colour
     scale, stroke, thickness = _sizes(out.shape[1], style.thickness)
     tint = _tint(colour, alpha / 2 if stale else alpha)
-    for polyp in polyps:
+    alerts = [p for p in polyps if p.alert]
+    if style.candidates == "faint":  # not (yet) a finding: a thin dashed outline, nothing else
+        for polyp in (p for p in polyps if not p.alert and len(p.contour) > 1):
+            dashes = _dashes(polyp.contour, 4 * thickness + 4)
+            cv2.polylines(out, dashes, False, _CANDIDATE_BGR, max(1, thickness // 2), cv2.LINE_AA)
+    for polyp in alerts:
         if style.fill and alpha > 0.0:
             _fill(out, polyp, tint)
         if style.contour and len(polyp.contour) > 1:
@@ -147,8 +165,8 @@ def draw_overlay(
             else:
                 cv2.polylines(out, [polyp.contour.reshape(-1, 1, 2)], True, line, thickness, cv2.LINE_AA)
     if style.labels:
-        for polyp in polyps:
-            _label(out, f"polyp {round(100 * polyp.confidence)}%", polyp.box, line, scale, stroke)
+        for polyp in alerts:
+            _label(out, polyp_label(polyp), polyp.contour, line, scale, stroke)
     if readout and style.readout:
         _corner_text(out, readout, scale, stroke)
     if stale:

@@ -23,6 +23,7 @@ from engine.results import Frame, Result
 from engine.segmenter import Segmenter
 from engine.sources import FrameSource, open_source
 from engine.stats import RateMeter, RollingStats, timed
+from engine.tracking import PolypTracker, TrackerSettings
 
 log = logging.getLogger(__name__)
 ResultListener = Callable[[Result], None]
@@ -47,6 +48,14 @@ class LiveSettings:
             return self._config
 
 
+def tracker_settings(config: Config) -> TrackerSettings:
+    """The tracker's alert rule from config; tracking off = every region is an alert at once."""
+    t = config.tracking
+    if not t.enabled:
+        return TrackerSettings(hits=1, window=1, on=0.0, keep=0.0, max_misses=t.max_misses)
+    return TrackerSettings(t.hits, t.window, t.on_confidence, t.keep_confidence, t.max_misses)
+
+
 class FrameProcessor:
     """All per-frame stages, in order. Owns the interpreter: call from one thread only."""
 
@@ -56,14 +65,15 @@ class FrameProcessor:
         self._crf_config = config.crf
         self.crf = ConvCRF(config.crf)
         self.smoother = TemporalSmoother(config.postprocess.smoothing_alpha)
-        self.extractor = PolypExtractor(config.postprocess.track_iou)
+        self.extractor = PolypExtractor()
+        self.tracker = PolypTracker(tracker_settings(config))
         self.stats = RollingStats()
         self.fps_meter = RateMeter()
 
     def reset(self) -> None:
         """Forget temporal state (new source, seek)."""
         self.smoother.reset()
-        self.extractor.reset()
+        self.tracker.reset()
 
     def process(self, frame: Frame, config: Config, *, draw: bool = True, dropped: int = 0,
                 readout: Any = LIVE_READOUT) -> Result:
@@ -81,7 +91,12 @@ class FrameProcessor:
             self.smoother.alpha = post.smoothing_alpha if post.smoothing else 0.0
             prob = self.smoother.apply(prob, frame.index)
             prob_frame = self.segmenter.to_frame(prob, frame.image.shape, out.content)
-            mask, polyps = self.extractor.extract(prob_frame, post.threshold, post.min_area_frac)
+            mask, regions = self.extractor.extract(prob_frame, post.threshold, post.min_area_frac)
+        with timed(timings, "tracking"):
+            settings = tracker_settings(config)
+            if settings != self.tracker.settings:
+                self.tracker.configure(settings)
+            polyps = self.tracker.update(regions, frame.index)
         engine_fps = self.fps_meter.tick()
         annotated = None
         with timed(timings, "overlay"):

@@ -1,9 +1,8 @@
-"""From a probability map to polyps: temporal smoothing, threshold, clean-up, regions, tracking.
+"""From a probability map to polyps: threshold, clean-up, regions; and the optional pixel EMA.
 
-Why temporal smoothing: per-frame segmentation flickers at the mask border and on small false
-positives; an exponential moving average across consecutive frames steadies the overlay at no
-latency cost. Why tracking: a polyp keeps its id (and its label) while it stays in view, so the
-event log and the GUI can follow one finding across frames.
+The pixel EMA (``TemporalSmoother``, ``postprocess.smoothing``) is off by default: on real
+sequences it blends the outline with older masks and costs accuracy (docs/video.md has the
+numbers). Persistence across frames is the tracker's job (engine/tracking.py).
 """
 
 from __future__ import annotations
@@ -70,17 +69,10 @@ def box_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float
 
 
 class PolypExtractor:
-    """Thresholds a probability map into regions and keeps polyp ids stable across frames."""
+    """Thresholds a probability map into regions: one Polyp (id 0, untracked) per region.
 
-    def __init__(self, track_iou: float) -> None:
-        self.track_iou = track_iou
-        self._previous: list[tuple[int, tuple[int, int, int, int]]] = []  # (id, box)
-        self._next_id = 1
-
-    def reset(self) -> None:
-        """Forget the tracks (new source, seek): the next polyps get fresh ids."""
-        self._previous = []
-        self._next_id = 1
+    Stateless: ids, persistence and alerts are the tracker's (engine/tracking.py).
+    """
 
     def extract(
         self, prob: np.ndarray, threshold: float, min_area_frac: float
@@ -110,10 +102,9 @@ class PolypExtractor:
                 if region is not None:
                     regions.append(region)
         regions.sort(key=lambda r: (-r[1], r[0][1], r[0][0]))  # largest first, then top-left
-        ids = self._assign_ids([box for box, *_ in regions])
         polyps = tuple(
-            Polyp(id=i, area=area, box=box, mean_prob=mean, max_prob=peak, contour=contour)
-            for i, (box, area, mean, peak, contour) in zip(ids, regions, strict=True)
+            Polyp(id=0, area=area, box=box, mean_prob=mean, max_prob=peak, contour=contour)
+            for box, area, mean, peak, contour in regions
         )
         return mask, polyps
 
@@ -138,26 +129,3 @@ class PolypExtractor:
         values = prob[box][inside]
         outline = contour.reshape(-1, 2).astype(np.int32)
         return (x, y, w, h), area, float(values.mean()), float(values.max()), outline
-
-    def _assign_ids(self, boxes: list[tuple[int, int, int, int]]) -> list[int]:
-        """Greedy matching on box IoU, highest first; unmatched regions get new increasing ids."""
-        pairs = [
-            (box_iou(box, old_box), n, old_id)
-            for n, box in enumerate(boxes)
-            for old_id, old_box in self._previous
-        ]
-        pairs.sort(key=lambda p: -p[0])
-        ids = [0] * len(boxes)  # 0: not matched yet (real ids start at 1)
-        taken: set[int] = set()
-        for iou, n, old_id in pairs:
-            if iou <= 0.0 or iou < self.track_iou:
-                break
-            if not ids[n] and old_id not in taken:
-                ids[n] = old_id
-                taken.add(old_id)
-        for n, assigned in enumerate(ids):
-            if not assigned:
-                ids[n] = self._next_id
-                self._next_id += 1
-        self._previous = list(zip(ids, boxes, strict=True))
-        return ids

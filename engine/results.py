@@ -47,21 +47,25 @@ class Frame:
 class Polyp:
     """One detected polyp in frame coordinates."""
 
-    id: int  # stable across frames while the polyp stays in view (temporal tracking)
+    id: int  # the track's id, stable while the polyp stays in view (0: not tracked yet)
     area: int  # pixels
     box: tuple[int, int, int, int]  # x, y, w, h
     mean_prob: float
     max_prob: float
-    contour: np.ndarray = field(repr=False)  # Nx2 int32, frame coordinates
+    contour: np.ndarray = field(repr=False)  # Nx2 int32, frame coordinates: this frame's own outline
+    alert: bool = True  # the track persisted long and surely enough to be shown as a finding
+    track_confidence: float | None = None  # engine/tracking.py: mean peak probability over recent frames
 
     @property
     def confidence(self) -> float:
-        """The confidence shown to the user: the region's mean probability."""
-        return self.mean_prob
+        """The confidence shown to the user: the track's (see engine/tracking.py), else the region's peak."""
+        return self.max_prob if self.track_confidence is None else self.track_confidence
 
     def to_json(self) -> dict:
         return {
             "id": self.id,
+            "alert": self.alert,
+            "confidence": round(self.confidence, 4),
             "area": self.area,
             "box": list(self.box),
             "mean_prob": round(self.mean_prob, 4),

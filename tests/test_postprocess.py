@@ -17,14 +17,14 @@ def test_threshold_and_min_area_keep_exact_regions():
     _rect(prob, 20, 30, 10, 10, 0.8)  # exactly 100 px: kept
     _rect(prob, 100, 10, 9, 11, 0.9)  # 99 px: removed
     _rect(prob, 150, 60, 20, 20, 0.5)  # not strictly above the threshold
-    mask, polyps = PolypExtractor(0.3).extract(prob, 0.5, 0.005)
+    mask, polyps = PolypExtractor().extract(prob, 0.5, 0.005)
     expected = np.zeros_like(mask)
     expected[30:40, 20:30] = 255
     assert mask.dtype == np.uint8 and mask.shape == prob.shape
     np.testing.assert_array_equal(mask, expected)
     assert len(polyps) == 1
     (polyp,) = polyps
-    assert (polyp.id, polyp.area, polyp.box) == (1, 100, (20, 30, 10, 10))
+    assert (polyp.id, polyp.area, polyp.box) == (0, 100, (20, 30, 10, 10))  # untracked: id from the tracker
     assert polyp.mean_prob == pytest.approx(0.8) and polyp.max_prob == pytest.approx(0.8)
 
 
@@ -33,7 +33,7 @@ def test_region_statistics_and_contour():
     _rect(prob, 10, 5, 20, 15, 0.6)
     prob[12, 20] = 0.95
     _rect(prob, 50, 40, 25, 14, 0.7)
-    mask, polyps = PolypExtractor(0.3).extract(prob, 0.5, 0.0)
+    mask, polyps = PolypExtractor().extract(prob, 0.5, 0.0)
     big, small = polyps  # largest first
     assert (big.area, big.box) == (350, (50, 40, 25, 14))
     assert (small.area, small.box) == (300, (10, 5, 20, 15))
@@ -53,7 +53,7 @@ def test_ring_with_a_blob_in_its_hole_gives_two_regions():
     _rect(prob, 10, 10, 40, 40, 0.9)
     _rect(prob, 20, 20, 20, 20, 0.0)  # the hole
     _rect(prob, 27, 27, 6, 6, 0.8)  # an island inside the hole
-    mask, polyps = PolypExtractor(0.3).extract(prob, 0.5, 0.0)
+    mask, polyps = PolypExtractor().extract(prob, 0.5, 0.0)
     assert sorted(p.area for p in polyps) == [36, 1600 - 400]
     ring = polyps[0]
     assert ring.box == (10, 10, 40, 40) and ring.mean_prob == pytest.approx(0.9)
@@ -67,41 +67,9 @@ def test_speckle_is_removed_and_the_big_region_kept():
     prob[ys, xs] = 0.9
     prob[:, 100:] = 0.0
     _rect(prob, 110, 40, 30, 30, 0.95)
-    mask, polyps = PolypExtractor(0.3).extract(prob, 0.5, 0.01)  # 192 px minimum
+    mask, polyps = PolypExtractor().extract(prob, 0.5, 0.01)  # 192 px minimum
     assert len(polyps) == 1 and polyps[0].box == (110, 40, 30, 30) and polyps[0].area == 900
     assert int(np.count_nonzero(mask)) == 900
-
-
-def test_ids_follow_a_moving_blob_and_new_blobs_get_new_ids():
-    extractor = PolypExtractor(0.3)
-    ids = []
-    for step in range(6):
-        prob = np.zeros((90, 120), np.float32)
-        _rect(prob, 10 + 3 * step, 20 + step, 25, 20, 0.9)
-        if step >= 3:
-            _rect(prob, 80, 60, 15, 15, 0.9)  # appears at frame 3
-        _, polyps = extractor.extract(prob, 0.5, 0.0)
-        ids.append(sorted(p.id for p in polyps))
-    assert ids == [[1], [1], [1], [1, 2], [1, 2], [1, 2]]
-    prob = np.zeros((90, 120), np.float32)
-    _rect(prob, 60, 5, 20, 20, 0.9)  # far from both: a new polyp
-    assert [p.id for p in extractor.extract(prob, 0.5, 0.0)[1]] == [3]
-    extractor.reset()
-    assert [p.id for p in extractor.extract(prob, 0.5, 0.0)[1]] == [1]
-
-
-def test_matching_is_greedy_on_iou_and_respects_the_threshold():
-    extractor = PolypExtractor(0.5)
-    prob = np.zeros((60, 100), np.float32)
-    _rect(prob, 10, 10, 20, 20, 0.9)
-    _rect(prob, 60, 10, 20, 20, 0.9)
-    first = {p.box[0]: p.id for p in extractor.extract(prob, 0.5, 0.0)[1]}
-    prob = np.zeros((60, 100), np.float32)
-    _rect(prob, 12, 10, 20, 20, 0.9)  # IoU 0.82 with the left one
-    _rect(prob, 70, 10, 20, 20, 0.9)  # IoU 0.33 with the right one: below 0.5, new id
-    second = {p.box[0]: p.id for p in extractor.extract(prob, 0.5, 0.0)[1]}
-    assert second[12] == first[10]
-    assert second[70] not in first.values()
 
 
 def test_box_iou():
@@ -114,10 +82,10 @@ def test_box_iou():
 def test_odd_shapes(shape):
     rng = np.random.default_rng(1)
     prob = rng.random(shape, dtype=np.float32)
-    mask, polyps = PolypExtractor(0.3).extract(prob, 0.5, 0.0)
+    mask, polyps = PolypExtractor().extract(prob, 0.5, 0.0)
     assert mask.shape == shape
     assert sum(p.area for p in polyps) == np.count_nonzero(prob > 0.5) == np.count_nonzero(mask)
-    empty_mask, none = PolypExtractor(0.3).extract(np.zeros(shape, np.float32), 0.5, 0.0)
+    empty_mask, none = PolypExtractor().extract(np.zeros(shape, np.float32), 0.5, 0.0)
     assert none == () and not empty_mask.any()
 
 

@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from engine.cli_args import positive_int, probability
-from engine.errors import DataError, ModelError
+from engine.errors import DataError, ModelError, UsageError
 from engine.segmenter import ModelOutput, Segmenter
 from training.metrics import DatasetScores
 
@@ -64,8 +64,15 @@ class KerasSegmenter(Segmenter):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``main.py evaluate``."""
-    parser.add_argument("--data", action="append", required=True, metavar="DIR",
+    parser.add_argument("--data", action="append", metavar="DIR",
                         help="dataset folder with images/ and masks/ (test.txt used when present); repeatable")
+    parser.add_argument("--video", action="append", metavar="DIR",
+                        help="clips: a folder with images/, masks/ and sequences.csv, or video files with "
+                             "<name>_masks/ folders; run through the live per-frame path (training/video_eval.py)")
+    parser.add_argument("--tracking", choices=("on", "off"), default=None,
+                        help="--video: persistent-alert tracker (default: config); off = frame by frame")
+    parser.add_argument("--smoothing", choices=("on", "off"), default=None,
+                        help="--video: the pixel EMA over frames (default: config)")
     parser.add_argument("--model", default=None,
                         help="a .tflite (engine path) or Keras .weights.h5/.keras (float); default from config")
     parser.add_argument("--crf", choices=("on", "off"), default=None, help="ConvCRF refinement (default: config)")
@@ -85,7 +92,7 @@ def app_reports_polyp(prob: np.ndarray, threshold: float, min_area_frac: float) 
     """Whether the app would outline a polyp on this map: its own extractor (threshold, small regions removed)."""
     from engine.postprocess import PolypExtractor
 
-    return bool(PolypExtractor(0.3).extract(prob, threshold, min_area_frac)[1])
+    return bool(PolypExtractor().extract(prob, threshold, min_area_frac)[1])
 
 
 def evaluate_folder(seg: Segmenter, folder: Path, crf: Any, threshold: float, limit: int | None = None,
@@ -127,6 +134,14 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
     from engine.convcrf import ConvCRF
 
     cfg = config or load_config(Path(args.config) if args.config else DEFAULT_CONFIG_PATH)
+    if args.model:
+        cfg = cfg.replace("segmenter", model=str(args.model))
+    if bool(args.data) == bool(args.video):
+        raise UsageError("evaluate needs --data DIR (stills) or --video DIR (clips), not both")
+    if args.video:
+        from training.video_eval import run_video
+
+        return run_video(args, cfg)
     model_path = Path(args.model or cfg.segmenter.model)
     crf_on = cfg.crf.enabled if args.crf is None else args.crf == "on"
     threshold = cfg.postprocess.threshold if args.threshold is None else args.threshold

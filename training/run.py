@@ -34,7 +34,7 @@ def false_alarm_share(generator: Any, crops: np.ndarray, threshold: float = 0.5,
     alarms = 0
     for start in range(0, len(crops), 16):
         probs = np.asarray(generator(crops[start:start + 16], training=False))[..., 0]
-        alarms += sum(bool(PolypExtractor(0.3).extract(p, threshold, min_area_frac)[1]) for p in probs)
+        alarms += sum(bool(PolypExtractor().extract(p, threshold, min_area_frac)[1]) for p in probs)
     return alarms / len(crops)
 
 
