@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 
 from engine.config import OverlayConfig
+from engine.image_area import blank_outside
 from engine.overlay import draw_overlay
 from engine.results import Frame, Result
 
@@ -58,14 +59,19 @@ class Compositor:
         style = self._overlay_config()
         readout = self.readout if style.readout else None
         if not self.show_overlay:
+            latest = self._result
+            if style.blank_outside and latest is not None and latest.image_area is not None:
+                return blank_outside(frame.image, latest.image_area), None  # privacy holds with the overlay hidden
             return frame.image, None
         result, stale = self.overlay_for(frame)
         polyps = result.polyps if result is not None else ()
-        if not polyps and readout is None:
+        area = result.image_area if result is not None else None
+        if not polyps and readout is None and not (style.blank_outside and area is not None):
             return frame.image, result
-        image = draw_overlay(frame.image, polyps, style, readout=readout, stale=stale and bool(polyps))
+        image = draw_overlay(frame.image, polyps, style, readout=readout, stale=stale and bool(polyps),
+                             image_area=area)
         return image, result
 
     def compose_exact(self, result: Result) -> np.ndarray:
         """The result's own frame with its overlay, never stale (snapshots)."""
-        return draw_overlay(result.frame.image, result.polyps, self._overlay_config())
+        return draw_overlay(result.frame.image, result.polyps, self._overlay_config(), image_area=result.image_area)

@@ -68,6 +68,8 @@ class PostprocessConfig:
     min_area_frac: float = _range(0.0005, 0.0, 1.0)
     smoothing: bool = False
     smoothing_alpha: float = _range(0.5, 0.0, 0.99)
+    image_area: bool = True
+    image_area_recheck: int = _range(50, 1, 100000)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class TrackingConfig:
 @dataclass(frozen=True)
 class OverlayConfig:
     candidates: str = _range("faint", choices=("faint", "hidden"))
+    blank_outside: bool = False
     contour: bool = True
     fill: bool = True
     opacity: float = _range(0.35, 0.0, 1.0)

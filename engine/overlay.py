@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from engine.config import OverlayConfig
+from engine.image_area import blank_outside
 from engine.results import Polyp
 
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -138,13 +139,14 @@ def draw_overlay(
     opacity: float | None = None,
     readout: str | None = None,
     stale: bool = False,
+    image_area: np.ndarray | None = None,
 ) -> np.ndarray:
     """A new BGR frame with the polyps drawn on it; `image` is left untouched.
 
     `stale` marks a result drawn on a later frame than the one it was computed for: the outline is
     dashed and grey, the fill fainter, and a 'stale' tag says so.
     """
-    out = image.copy()
+    out = blank_outside(image, image_area) if style.blank_outside and image_area is not None else image.copy()
     alpha = style.opacity if opacity is None else min(1.0, max(0.0, opacity))
     colour = hex_to_bgr(style.color)
     line = _STALE_BGR if stale else colour

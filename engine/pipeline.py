@@ -17,6 +17,7 @@ from typing import Any
 from engine.capture import CaptureStatus, CaptureThread, LatestFrameSlot
 from engine.config import Config
 from engine.convcrf import ConvCRF
+from engine.image_area import ImageAreaTracker
 from engine.overlay import draw_overlay, format_readout
 from engine.postprocess import PolypExtractor, TemporalSmoother
 from engine.results import Frame, Result
@@ -67,6 +68,7 @@ class FrameProcessor:
         self.smoother = TemporalSmoother(config.postprocess.smoothing_alpha)
         self.extractor = PolypExtractor()
         self.tracker = PolypTracker(tracker_settings(config))
+        self.image_area = ImageAreaTracker(config.postprocess.image_area_recheck)
         self.stats = RollingStats()
         self.fps_meter = RateMeter()
 
@@ -74,6 +76,7 @@ class FrameProcessor:
         """Forget temporal state (new source, seek)."""
         self.smoother.reset()
         self.tracker.reset()
+        self.image_area.reset()
 
     def process(self, frame: Frame, config: Config, *, draw: bool = True, dropped: int = 0,
                 readout: Any = LIVE_READOUT) -> Result:
@@ -92,6 +95,12 @@ class FrameProcessor:
             prob = self.smoother.apply(prob, frame.index)
             prob_frame = self.segmenter.to_frame(prob, frame.image.shape, out.content)
             mask, regions = self.extractor.extract(prob_frame, post.threshold, post.min_area_frac)
+        area = None
+        with timed(timings, "image_area"):
+            if post.image_area:
+                self.image_area.recheck_frames = post.image_area_recheck
+                area = self.image_area.update(frame.image)
+                regions = self.image_area.keep(regions)
         with timed(timings, "tracking"):
             settings = tracker_settings(config)
             if settings != self.tracker.settings:
@@ -103,12 +112,12 @@ class FrameProcessor:
             if draw:
                 if readout is LIVE_READOUT:
                     readout = self._readout(engine_fps, config)
-                annotated = draw_overlay(frame.image, polyps, config.overlay, readout=readout)
+                annotated = draw_overlay(frame.image, polyps, config.overlay, readout=readout, image_area=area)
         timings["total"] = (time.perf_counter() - start) * 1000.0
         result = Result(
             frame=frame, prob=prob_frame, mask=mask, polyps=polyps, timings_ms=timings,
             result_time=time.monotonic(), annotated=annotated, dropped_frames=dropped,
-            engine_fps=engine_fps,
+            engine_fps=engine_fps, image_area=area,
         )
         for name, value in timings.items():
             self.stats.add(name, value)

@@ -86,6 +86,7 @@ class Result:
     annotated: np.ndarray | None = field(default=None, repr=False)  # BGR frame with overlay drawn
     dropped_frames: int = 0  # frames the engine skipped so far (latest-frame slot)
     engine_fps: float = 0.0
+    image_area: np.ndarray | None = field(default=None, repr=False)  # Nx2 outline of the scope's image area
 
     @property
     def latency_ms(self) -> float:
