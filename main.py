@@ -41,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("-o", "--output", required=True, help="annotated MP4 to write")
     export.add_argument("--events", help="write one JSON line per frame here")
     export.add_argument("--masks", help="write binary mask PNGs into this folder")
+    export.add_argument("--record", metavar="STEM",
+                        help="write the procedure record: STEM.json (machines) and STEM.html (people)")
     export.add_argument("--no-crf", action="store_true", help="disable the ConvCRF stage")
 
     bench = sub.add_parser("bench", help="measure inference and the live pipeline")
@@ -73,7 +75,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "export":
         from engine.export_job import export_clip
 
-        summary = export_clip(config, args.input, args.output, events_path=args.events, masks_dir=args.masks)
+        summary = export_clip(config, args.input, args.output, events_path=args.events, masks_dir=args.masks,
+                              record_path=args.record)
         print(f"wrote {summary.frames_written} frames to {summary.output}")
         return 0
     if args.command == "bench":

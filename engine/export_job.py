@@ -19,6 +19,7 @@ from engine.config import Config
 from engine.errors import Interrupted, RecorderError, SourceTruncatedError, Terminated
 from engine.overlay import format_file_readout
 from engine.pipeline import FrameProcessor
+from engine.procedure import ProcedureRecord, settings_of
 from engine.progress import ProgressBar
 from engine.recorder import Recorder, check_output_path
 from engine.results import Frame, Result
@@ -60,6 +61,13 @@ def _close_events(events, path: str | Path) -> None:
         raise RecorderError(f"cannot finish events file {path}: {_why(exc)}") from None
 
 
+def _write_record(record: ProcedureRecord, path: str | Path) -> None:
+    try:
+        record.write(path)
+    except OSError as exc:
+        raise RecorderError(f"cannot write procedure record {path}: {_why(exc)}") from None
+
+
 def _why(exc: OSError) -> str:
     return {errno.ENOSPC: "disk full", errno.EFBIG: "file size limit reached"}.get(exc.errno, exc.strerror or str(exc))
 
@@ -75,6 +83,7 @@ def _open_events(path: Path):
 def export_clip(
     config: Config, source_spec: str, output: str | Path, *,
     events_path: str | Path | None = None, masks_dir: str | Path | None = None,
+    record_path: str | Path | None = None,
     processor: FrameProcessor | None = None, progress: bool = True,
     on_progress: Callable[[int, int | None], None] | None = None,
     cancelled: Callable[[], bool] | None = None,
@@ -98,6 +107,8 @@ def export_clip(
         except OSError as exc:
             raise RecorderError(f"cannot create mask folder {masks}: {exc.strerror}") from None
     written, last_index, first_pts, events = 0, -1, None, None
+    record = ProcedureRecord(str(source_spec), info.fps, str(config.segmenter.model), settings_of(config)) \
+        if record_path else None
     bar = ProgressBar(info.frame_count, f"export {info.name}") if progress else None
     try:
         events = _open_events(Path(events_path)) if events_path else None
@@ -116,6 +127,8 @@ def export_clip(
                     recorder.write(result.annotated, pts - first_pts)
                     if events:
                         _write_event(events, result, events_path)
+                    if record:
+                        record.add(result)
                     if masks and not cv2.imwrite(str(masks / f"{index:06d}.png"), result.mask):
                         raise RecorderError(f"cannot write mask {masks / f'{index:06d}.png'}")
                     written += 1
@@ -131,9 +144,11 @@ def export_clip(
         raise Interrupted(f"{how} after {written} frames: the annotated video up to there is kept in {output}",
                           143 if isinstance(exc, Terminated) else 130) from None
     finally:
+        source.close()
         if events:
             _close_events(events, events_path)
-        source.close()
+        if record:  # also after an interruption: the record of what was analysed
+            _write_record(record, record_path)
     if bar:
         bar.close(written)
     summary = ExportSummary(written, source.corrupt_frames, source.ended_early, output)

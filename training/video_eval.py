@@ -110,37 +110,69 @@ def find_clips(folder: str | Path) -> list[Clip]:
 
 
 @dataclass
+class FrameFacts:
+    """What scoring needs of one frame, computed once: pixel counts, no masks.
+
+    Regions are disjoint (connected components), so the Dice and IoU of any subset of them against
+    the ground truth or the previous frame's subset follow from these sums alone; the tracker's
+    rule can then be replayed thousands of times over a clip at no pixel cost.
+    """
+
+    regions: tuple[Polyp, ...]
+    truth_area: int
+    region_area: np.ndarray  # (R,) pixels of each region (its filled outline)
+    region_truth: np.ndarray  # (R,) pixels of each region inside the ground truth
+    region_previous: np.ndarray  # (R, R_prev) pixels shared with each region of the previous frame
+    truth_previous_iou: float  # IoU of this frame's ground truth with the previous frame's
+
+
+@dataclass
 class AnalysedClip:
-    """Per frame: the ground truth (packed) and the regions the engine found, before tracking."""
+    """Per frame: the regions the engine found (before tracking) and their pixel facts."""
 
     name: str
     fps: float
-    shape: tuple[int, int]
-    truth: list[np.ndarray] = field(default_factory=list)  # packed bits (np.packbits) per frame
-    regions: list[tuple[Polyp, ...]] = field(default_factory=list)
+    frames: list[FrameFacts] = field(default_factory=list)
 
-    def truth_at(self, i: int) -> np.ndarray:
-        h, w = self.shape
-        return np.unpackbits(self.truth[i], count=h * w).reshape(h, w).astype(bool)
+    @property
+    def regions(self) -> list[tuple[Polyp, ...]]:
+        return [f.regions for f in self.frames]
+
+
+def _region_masks(regions: tuple[Polyp, ...], shape: tuple[int, ...]) -> list[np.ndarray]:
+    masks = []
+    for r in regions:
+        m = np.zeros(shape[:2], np.uint8)
+        cv2.fillPoly(m, [r.contour.reshape(-1, 1, 2)], 1)
+        masks.append(m.astype(bool))
+    return masks
 
 
 def analyse(clips: list[Clip], config: Config, processor: Any = None, limit: int | None = None) -> list[AnalysedClip]:
-    """Run every clip through the engine from a fresh state; keep ground truth and regions per frame."""
+    """Run every clip through the engine from a fresh state; keep each frame's regions and pixel facts."""
     from engine.pipeline import FrameProcessor
 
     processor = processor or FrameProcessor(config)
     out = []
     for clip in clips[:limit]:
         processor.reset()
-        analysed = None
+        analysed = AnalysedClip(clip.name, clip.fps)
+        previous_masks: list[np.ndarray] = []
+        previous_truth = None
         for i, (image, truth) in enumerate(clip):
             result = processor.process(Frame(i, time.monotonic(), image, i / clip.fps), config, draw=False)
-            if analysed is None:
-                analysed = AnalysedClip(clip.name, clip.fps, truth.shape)
-            analysed.truth.append(np.packbits(truth))
-            # the regions before the tracker's verdict: its rule is replayed by `score`
-            analysed.regions.append(tuple(_untracked(p) for p in result.polyps))
-        if analysed is not None:
+            regions = tuple(_untracked(p) for p in result.polyps)  # the tracker's verdict is replayed by `score`
+            masks = _region_masks(regions, truth.shape)
+            facts = FrameFacts(
+                regions, int(truth.sum()),
+                np.array([m.sum() for m in masks], np.int64),
+                np.array([(m & truth).sum() for m in masks], np.int64),
+                np.array([[(m & p).sum() for p in previous_masks] for m in masks], np.int64).reshape(
+                    len(masks), len(previous_masks)),
+                1.0 if previous_truth is None else _iou(previous_truth, truth))
+            analysed.frames.append(facts)
+            previous_masks, previous_truth = masks, truth
+        if analysed.frames:
             out.append(analysed)
     return out
 
@@ -149,19 +181,6 @@ def _untracked(p: Polyp) -> Polyp:
     from dataclasses import replace
 
     return replace(p, id=0, alert=True, track_confidence=None)
-
-
-def _shown(polyps: tuple[Polyp, ...], shape: tuple[int, int]) -> np.ndarray:
-    mask = np.zeros(shape, np.uint8)
-    contours = [p.contour.reshape(-1, 1, 2) for p in polyps if p.alert]
-    if contours:
-        cv2.fillPoly(mask, contours, 1)
-    return mask.astype(bool)
-
-
-def _dice(truth: np.ndarray, shown: np.ndarray) -> float:
-    total = int(truth.sum()) + int(shown.sum())
-    return 1.0 if total == 0 else 2.0 * int((truth & shown).sum()) / total
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -176,17 +195,25 @@ def score_clip(clip: AnalysedClip, settings: TrackerSettings) -> dict[str, Any]:
     first_truth = first_alert = None
     alerting: set[int] = set()
     onsets, durations, running = 0, [], {}
-    flicker_pred, flicker_truth, previous = [], [], None
-    for i, regions in enumerate(clip.regions):
-        polyps = tracker.update(regions, i)
-        truth, shown = clip.truth_at(i), _shown(polyps, clip.shape)
-        dice.append(_dice(truth, shown))
-        if shown.any():
+    flicker_pred, flicker_truth = [], []
+    previous_shown = np.zeros(0, bool)
+    for i, facts in enumerate(clip.frames):
+        polyps = tracker.update(facts.regions, i)
+        # the tracker returns this frame's regions (sorted); map them back to their index in `facts`
+        shown = np.zeros(len(facts.regions), bool)
+        for p in polyps:
+            if p.alert:
+                shown[next(k for k, r in enumerate(facts.regions) if r.contour is p.contour)] = True
+        shown_area = int(facts.region_area[shown].sum())
+        inter = int(facts.region_truth[shown].sum())
+        total = facts.truth_area + shown_area
+        dice.append(1.0 if total == 0 else 2.0 * inter / total)
+        if shown_area:
             dice_shown.append(dice[-1])
-        if truth.any():
+        if facts.truth_area:
             positives += 1
             first_truth = i if first_truth is None else first_truth
-            if (truth & shown).any():
+            if inter:
                 hits += 1
                 first_alert = i if first_alert is None else first_alert
         now = {p.id for p in polyps if p.alert} | {t.id for t in tracker.tracks if t.alert}
@@ -196,12 +223,15 @@ def score_clip(clip: AnalysedClip, settings: TrackerSettings) -> dict[str, Any]:
         for track_id in alerting - now:
             durations.append(i - running.pop(track_id))
         alerting = now
-        if previous is not None:
-            flicker_pred.append(1.0 - _iou(previous[0], shown))
-            flicker_truth.append(1.0 - _iou(previous[1], truth))
-        previous = (shown, truth)
-    durations += [len(clip.regions) - start for start in running.values()]
-    n, minutes = len(clip.regions), len(clip.regions) / clip.fps / 60.0
+        if i:
+            shared = int(facts.region_previous[np.ix_(shown, previous_shown)].sum())
+            before = int(clip.frames[i - 1].region_area[previous_shown].sum())
+            union = shown_area + before - shared
+            flicker_pred.append(0.0 if union == 0 else 1.0 - shared / union)
+            flicker_truth.append(1.0 - facts.truth_previous_iou)
+        previous_shown = shown
+    durations += [len(clip.frames) - start for start in running.values()]
+    n, minutes = len(clip.frames), len(clip.frames) / clip.fps / 60.0
     delay = None if first_alert is None or first_truth is None else first_alert - first_truth
     return {
         "clip": clip.name, "frames": n, "minutes": minutes, "polyp_frames": positives, "has_polyp": positives > 0,
