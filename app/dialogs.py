@@ -24,6 +24,7 @@ SHORTCUTS = (
     ("H", "Hide / show the overlay (raw video)"),
     ("R", "Start / stop recording"),
     ("S", "Snapshot: annotated frame, raw frame and mask (PNG)"),
+    ("Ctrl+P", "Write the procedure record (JSON + HTML) now"),
     ("F11 / Esc", "Full screen / leave full screen"),
     ("Ctrl+O", "Open a video file"),
     ("Ctrl+Q", "Quit"),

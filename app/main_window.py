@@ -20,6 +20,7 @@ from PyQt6.QtWidgets import QApplication, QDockWidget, QFileDialog, QMainWindow,
 from app import dialogs
 from app.banner import Banner
 from app.controls import ControlsPanel
+from app.findings import AlertCue, FindingsPanel
 from app.media_actions import MediaActions
 from app.menus import build_menus
 from app.replay import ReplayActions
@@ -60,6 +61,7 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self.last_error: LGPSError | None = None
         self._ticket = 0
         self._spec: str | FrameSource | None = None
+        self._carry_record = None  # a procedure record handed from a session to its reopened successor
         self._start: tuple[int, bool] = (0, False)  # where a source being opened starts, and paused?
         self._closing = False
         self.meter = DisplayMeter()
@@ -71,6 +73,7 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self.notify.connect(lambda level, text: self.banner.show_message(level, text, key="notice"))
         self._status_timer = QTimer(self, interval=500)
         self._status_timer.timeout.connect(lambda: refresh_status(self))
+        self._status_timer.timeout.connect(self.refresh_findings)
         self._status_timer.start()
         self.rec_timer = QTimer(self, interval=250)  # the REC indicator's elapsed time
         self.rec_timer.timeout.connect(self._update_rec)
@@ -93,6 +96,13 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self.dock.setWidget(self.controls)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
+        self.findings = FindingsPanel(self.seek)
+        self.findings_dock = QDockWidget("Findings", self)
+        self.findings_dock.setObjectName("findings_dock")
+        self.findings_dock.setWidget(self.findings)
+        self.findings_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.findings_dock)
+        self.cue = AlertCue(self.config.app.alert_sound)
         self.view.on_painted = lambda ms: self.meter.gui_work("paint", ms)
         self.status = StatusPanel(self.statusBar())
         self.actions_by_name = build_menus(self)
@@ -175,7 +185,36 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         log.info("GUI longest stall %.1f ms", self.heartbeat.max_stall_ms)
         super().closeEvent(event)
 
+    def refresh_findings(self) -> None:
+        """The findings list from the session's record; a new alert may sound the cue."""
+        session = self.session
+        if session is not None:
+            self.findings.seekable = not session.info.is_live
+            self.cue.new_alerts(self.findings.show_findings(session.record.snapshot()))
+
+    def write_procedure_record(self, session: Session | None = None, *, quiet: bool = False) -> Path | None:
+        """Write the session's record (JSON + HTML) under recorder.folder/records; returns the HTML path."""
+        session = session or self.session
+        if session is None or session.record.frames == 0:
+            if not quiet:
+                self.statusBar().showMessage("Nothing to record yet: no frame analysed", 5000)
+            return None
+        from app.recording import timestamped
+
+        stem = timestamped(Path(self.config.recorder.folder) / "records", "procedure", "")
+        try:
+            _, page = session.record.write(stem)
+        except OSError as exc:
+            self.banner.show_message("error", f"Cannot write the procedure record {stem}: {exc.strerror}",
+                                     key="record")
+            return None
+        if not quiet:
+            self.statusBar().showMessage(f"Procedure record saved: {page}", 10000)
+        return page
+
     def shutdown(self) -> None:
+        if self.session is not None and self.config.app.procedure_record:
+            self.write_procedure_record(quiet=True)
         self.stop_recording(wait=True)
         if self.export_job is not None:
             self.export_job.cancel()

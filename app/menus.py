@@ -42,6 +42,8 @@ def build_menus(w) -> dict[str, QAction]:
     actions["export"] = add_action(w, file_menu, "Export whole file…", w.export_whole_file)
     actions["record"] = add_action(w, file_menu, "Record", w.toggle_recording, "R")
     actions["snapshot"] = add_action(w, file_menu, "Snapshot", w.snapshot, "S")
+    actions["procedure_record"] = add_action(w, file_menu, "Write procedure record", w.write_procedure_record,
+                                             "Ctrl+P")
     file_menu.addSeparator()
     actions["quit"] = add_action(w, file_menu, "Quit", w.close, QKeySequence.StandardKey.Quit)
     play = bar.addMenu("&Playback")

@@ -22,6 +22,7 @@ from app.video_view import prepare
 from engine.config import Config
 from engine.errors import LGPSError
 from engine.pipeline import FrameProcessor, Pipeline
+from engine.procedure import ProcedureRecord, settings_of
 from engine.results import Frame, Result, SourceInfo
 from engine.sources import FrameSource, open_source
 
@@ -48,6 +49,9 @@ class Session:
         self.bridge = EngineBridge()
         self.compositor = Compositor(lambda: pipeline.settings.current.overlay)
         self.sink: FrameSink | None = None  # the recorder's feed, called on the capture thread
+        config = pipeline.settings.current
+        self.record = ProcedureRecord(spec or pipeline.source.info.name, pipeline.source.info.fps,
+                                      str(config.segmenter.model), settings_of(config))
         self._display_size = display_size
         pipeline.add_frame_listener(self._on_frame)
         pipeline.add_result_listener(self._on_result)
@@ -77,6 +81,7 @@ class Session:
 
     def _on_result(self, result: Result) -> None:  # engine thread
         self.compositor.set_result(result)
+        self.record.add(result)
         self.bridge.offer_result(result)
 
     def start(self) -> None:

@@ -28,9 +28,16 @@ class SourceActions:
         if self._closing:
             return
         self.stop_recording()
+        old_spec = self._spec
         self._spec = source
         self._start = (start_at or 0, paused)
         old, self.session, self.shown = self.session, None, None
+        if old is not None and self.config.app.procedure_record and source != old_spec:
+            self.write_procedure_record(old, quiet=True)  # a new source ends this procedure's record
+        if source != old_spec:
+            self.findings.clear()
+        # the same file reopened (play or seek after its end) goes on with the same procedure record
+        self._carry_record = old.record if old is not None and source == old_spec else None
         self._ticket = self.opener.open(source, self.config, old)
         name = source if isinstance(source, str) else source.info.name
         self.view.set_image(None)
@@ -43,6 +50,8 @@ class SourceActions:
             pipeline.source.close()
             return
         session = Session(pipeline, spec, lambda: self.view.device_size)
+        if self._carry_record is not None:
+            session.record, self._carry_record = self._carry_record, None
         session.compositor.show_overlay = self.show_overlay
         session.bridge.frame_ready.connect(self._on_frame)
         session.bridge.result_ready.connect(self._on_result)

@@ -110,6 +110,8 @@ class RecorderConfig:
 class AppConfig:
     remember_last: bool = True
     show_overlay: bool = True
+    procedure_record: bool = True
+    alert_sound: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import datetime as _dt
 import html
 import io
 import json
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,9 +81,19 @@ class ProcedureRecord:
         self.frames = 0
         self.last_s = 0.0
         self.timeline: list[tuple[float, int]] = []  # (time, finding id) of every alert frame
+        self._lock = threading.Lock()  # the engine thread adds, the GUI thread reads and writes
+
+    def snapshot(self) -> list[Finding]:
+        """The findings so far, in order of appearance (copies, safe to keep)."""
+        with self._lock:
+            return [dataclasses.replace(f) for f in sorted(self.findings.values(), key=lambda f: f.first_s)]
 
     def add(self, result: Result) -> None:
         """One processed frame (call in frame order)."""
+        with self._lock:
+            self._add(result)
+
+    def _add(self, result: Result) -> None:
         self.frames += 1
         t, index = result.frame.pts_s, result.frame.index
         self.last_s = max(self.last_s, t)
@@ -116,10 +127,12 @@ class ProcedureRecord:
         if stem.suffix.lower() in (".json", ".html"):
             stem = stem.with_suffix("")
         stem.parent.mkdir(parents=True, exist_ok=True)
-        data = self.to_json()
+        with self._lock:
+            data = self.to_json()
+            page = self._html(data)
         json_path, html_path = stem.with_name(stem.name + ".json"), stem.with_name(stem.name + ".html")
         json_path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-        html_path.write_text(self._html(data), encoding="utf-8")
+        html_path.write_text(page, encoding="utf-8")
         return json_path, html_path
 
     def _timeline_png(self) -> bytes:

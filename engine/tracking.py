@@ -128,9 +128,9 @@ class PolypTracker:
         self._last_index: int | None = None
 
     def reset(self) -> None:
-        """Forget every track (new source, seek back): the next polyps get fresh ids."""
+        """Forget every track (new source, seek back). Ids go on counting: a polyp seen after a seek
+        is a new finding, and a procedure record must never merge it with an earlier one."""
         self.tracks = []
-        self._ids = itertools.count(1)
         self._last_index = None
 
     def configure(self, settings: TrackerSettings) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -459,3 +460,46 @@ def test_display_keeps_the_source_rate_when_inference_is_slow(window, qtbot, gui
         del processor.process
     assert engine_rate <= 6.0
     assert shown_rate >= 0.8 * CLIP_FPS  # the video did not wait for the model
+
+
+def test_findings_list_fills_and_a_click_seeks_the_file_to_the_polyp(window, qtbot, gui_clip):
+    open_and_wait(window, qtbot, str(gui_clip))
+    qtbot.waitUntil(lambda: window.findings.list.count() >= 1, timeout=WAIT_MS)
+    item = window.findings.list.item(0)
+    assert item.text().startswith("polyp ") and "%" in item.text()
+    from PyQt6.QtCore import Qt
+
+    frame = int(item.data(Qt.ItemDataRole.UserRole))
+    window.toggle_play()  # pause, then go to the finding
+    window.findings._activated(item)
+    qtbot.waitUntil(lambda: window.shown is not None and window.shown.frame.index == frame, timeout=WAIT_MS)
+
+
+def test_procedure_record_is_written_when_the_source_changes(window, qtbot, gui_clip, gui_config):
+    open_and_wait(window, qtbot, str(gui_clip))
+    qtbot.waitUntil(lambda: bool(window.session.record.findings), timeout=WAIT_MS)
+    found = {f.id for f in window.session.record.snapshot()}
+    window.open_source("demo")
+    records = Path(gui_config.recorder.folder) / "records"
+    qtbot.waitUntil(lambda: bool(list(records.glob("procedure_*.json"))), timeout=WAIT_MS)
+    (path,) = records.glob("procedure_*.json")
+    data = json.loads(path.read_text())
+    assert data["source"] == str(gui_clip) and found <= {p["id"] for p in data["polyps"]}
+    assert path.with_suffix(".html").is_file()
+    qtbot.waitUntil(lambda: window.session is not None, timeout=WAIT_MS)
+    assert all(f.id not in found for f in window.session.record.snapshot())  # a new procedure, new findings
+
+
+@pytest.mark.parametrize("sound", [True, False])
+def test_alert_cue_sounds_only_when_switched_on(qtbot, gui_config, gui_clip, tmp_path, sound):
+    from app.main_window import MainWindow
+
+    win = MainWindow(gui_config.replace("app", alert_sound=sound), settings_path=tmp_path / "s.ini", remember=False)
+    qtbot.addWidget(win)
+    win.show()
+    try:
+        open_and_wait(win, qtbot, str(gui_clip))
+        qtbot.waitUntil(lambda: win.findings.list.count() >= 1, timeout=WAIT_MS)
+        assert (win.cue.played >= 1) is sound
+    finally:
+        win.close()
