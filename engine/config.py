@@ -77,8 +77,8 @@ class TrackingConfig:
     enabled: bool = True
     hits: int = _range(4, 1, 100)
     window: int = _range(6, 1, 100)
-    on_confidence: float = _range(0.5, 0.0, 1.0)
-    keep_confidence: float = _range(0.3, 0.0, 1.0)
+    on_confidence: float = _range(0.7, 0.0, 1.0)
+    keep_confidence: float = _range(0.2, 0.0, 1.0)
     max_misses: int = _range(5, 0, 1000)
 
 
@@ -148,17 +148,22 @@ class Config:
     app: AppConfig
     training: TrainingConfig
     path: str = ""
+    # "section.key" of every value written in the file or set later (replace): these win over values
+    # that travel with the model (the ConvCRF's learned parameters, engine/convcrf.py)
+    explicit: frozenset = frozenset()
 
     def replace(self, section: str, **changes: Any) -> Config:
         """A copy with some keys of one section changed, validated like the file."""
         current = dataclasses.asdict(getattr(self, section))
         current.update(changes)
         cls = _SECTIONS[section]
-        return dataclasses.replace(self, **{section: _build(cls, current, section)})
+        return dataclasses.replace(self, **{section: _build(cls, current, section)},
+                                   explicit=self.explicit | {f"{section}.{key}" for key in changes})
 
 
 _SECTIONS: dict[str, type] = {
-    f.name: typing.get_type_hints(Config)[f.name] for f in dataclasses.fields(Config) if f.name != "path"
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config) if f.name not in ("path", "explicit")
 }
 
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -288,7 +293,8 @@ def parse_config(raw: Any, path: str = "<memory>") -> Config:
             raise ConfigError(f"config section '{name}' must be a mapping of keys, got {body!r} "
                               "(leave the section out to take its defaults)")
         sections[name] = _build(cls, body, name)
-    return Config(**sections, path=path)
+    explicit = frozenset(f"{name}.{key}" for name, body in raw.items() if isinstance(body, Mapping) for key in body)
+    return Config(**sections, path=path, explicit=explicit)
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -15,11 +15,16 @@ polyp logit is unary1 - unary0 + m1 - m0 = unary1 - unary0 + 2 m1 - S, where S =
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from pathlib import Path
+
 import cv2
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from engine.config import CRFConfig
+from engine.config import Config, CRFConfig
+from engine.errors import ModelError
 
 _EPS = 1e-6  # probabilities are clipped to [eps, 1 - eps] before the log
 _MAX_CACHED_GRIDS = 4
@@ -113,6 +118,37 @@ class _Grid:
             return grid
         up = cv2.resize(grid, (self.gw * self.blur, self.gh * self.blur), interpolation=cv2.INTER_LINEAR)
         return up[: self.shape[0], : self.shape[1]]
+
+
+LEARNED_KEYS = ("pos_weight", "pos_sigma", "app_weight", "app_pos_sigma", "app_col_sigma", "unary_weight")
+_SIDECARS: dict[Path, tuple[float, dict[str, float]]] = {}
+
+
+def learned_parameters(model: str | Path) -> dict[str, float]:
+    """The ConvCRF parameters learned for this model (``<model>.crf.json``, training/crf_fit.py), or {}."""
+    path = Path(model).with_suffix(".crf.json")
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        return {}
+    cached = _SIDECARS.get(path)
+    if cached is None or cached[0] != mtime:
+        try:
+            raw = json.loads(path.read_text())
+            values = {k: float(raw[k]) for k in LEARNED_KEYS if k in raw}
+        except (OSError, ValueError, TypeError) as exc:
+            raise ModelError(f"cannot read the learned ConvCRF parameters {path}: {exc}") from None
+        if any(not np.isfinite(v) or v <= 0 for v in values.values()):
+            raise ModelError(f"{path}: learned ConvCRF parameters must be positive numbers")
+        cached = _SIDECARS[path] = (mtime, values)
+    return cached[1]
+
+
+def effective_crf(config: Config) -> CRFConfig:
+    """config.crf with the model's learned parameters for every key config.yaml does not set itself."""
+    learned = learned_parameters(config.segmenter.model)
+    chosen = {k: v for k, v in learned.items() if f"crf.{k}" not in config.explicit}
+    return dataclasses.replace(config.crf, **chosen) if chosen else config.crf
 
 
 class ConvCRF:

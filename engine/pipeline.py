@@ -16,7 +16,7 @@ from typing import Any
 
 from engine.capture import CaptureStatus, CaptureThread, LatestFrameSlot
 from engine.config import Config
-from engine.convcrf import ConvCRF
+from engine.convcrf import ConvCRF, effective_crf
 from engine.image_area import ImageAreaTracker
 from engine.overlay import draw_overlay, format_readout
 from engine.postprocess import PolypExtractor, TemporalSmoother
@@ -63,8 +63,8 @@ class FrameProcessor:
     def __init__(self, config: Config, segmenter: Segmenter | None = None):
         seg = config.segmenter
         self.segmenter = segmenter or Segmenter(seg.model, seg.threads, seg.input_mode)
-        self._crf_config = config.crf
-        self.crf = ConvCRF(config.crf)
+        self._crf_config = effective_crf(config)
+        self.crf = ConvCRF(self._crf_config)
         self.smoother = TemporalSmoother(config.postprocess.smoothing_alpha)
         self.extractor = PolypExtractor()
         self.tracker = PolypTracker(tracker_settings(config))
@@ -126,10 +126,11 @@ class FrameProcessor:
 
     def _crf_for(self, config: Config) -> ConvCRF:
         """Rebuild the CRF only when its kernel parameters change (iterations are per call)."""
-        wanted = replace(config.crf, iterations=self._crf_config.iterations, enabled=True)
+        current = effective_crf(config)
+        wanted = replace(current, iterations=self._crf_config.iterations, enabled=True)
         if wanted != replace(self._crf_config, enabled=True):
-            self._crf_config = config.crf
-            self.crf = ConvCRF(config.crf)
+            self._crf_config = current
+            self.crf = ConvCRF(current)
         return self.crf
 
     def _readout(self, engine_fps: float, config: Config) -> str:

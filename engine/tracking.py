@@ -47,8 +47,8 @@ class TrackerSettings:
 
     hits: int = 4
     window: int = 6
-    on: float = 0.5
-    keep: float = 0.3
+    on: float = 0.7
+    keep: float = 0.2
     max_misses: int = 5
 
     def __post_init__(self) -> None:

@@ -131,7 +131,7 @@ def markdown_table(results: dict[str, dict[str, Any]]) -> str:
 def run(args: argparse.Namespace, config: Any = None) -> int:
     """Evaluate, print a Markdown table (and write --json); 0 on success. `config`: already loaded."""
     from engine.config import DEFAULT_CONFIG_PATH, load_config
-    from engine.convcrf import ConvCRF
+    from engine.convcrf import ConvCRF, effective_crf
 
     cfg = config or load_config(Path(args.config) if args.config else DEFAULT_CONFIG_PATH)
     if args.model:
@@ -150,7 +150,7 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
         if not folder.is_dir():
             raise DataError(f"dataset folder not found: {folder}")
     seg = _open_model(model_path, cfg)
-    crf = ConvCRF(cfg.crf) if crf_on else None
+    crf = ConvCRF(effective_crf(cfg)) if crf_on else None
     results = {f.name: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac)
                for f in folders}
     kind = "Keras float" if model_path.suffix in KERAS_SUFFIXES else f"TFLite {seg.input_dtype}"

@@ -1,0 +1,81 @@
+"""The ConvCRF's learned parameters: the TensorFlow twin equals the engine's, the fit learns, the engine reads them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import DATA
+from engine.config import CRFConfig, load_config
+from engine.convcrf import ConvCRF, effective_crf
+
+pytest.importorskip("tensorflow", reason="fitting the CRF needs TensorFlow (make test installs it)")
+pytestmark = pytest.mark.training
+
+
+@pytest.mark.parametrize("cfg", [CRFConfig(), CRFConfig(pos_weight=3.0, app_weight=10.0, app_col_sigma=13.0,
+                                                        unary_weight=0.7, pos_sigma=2.0, app_pos_sigma=9.0)])
+def test_differentiable_crf_equals_the_engines_on_random_inputs(cfg):
+    from training.crf_fit import LEARNED, DifferentiableConvCRF
+
+    rng = np.random.default_rng(0)
+    prob = cv2.GaussianBlur(rng.random((64, 96)).astype(np.float32), (0, 0), 3)
+    prob = (prob - prob.min()) / (prob.max() - prob.min())
+    image = cv2.GaussianBlur(rng.integers(0, 255, (64, 96, 3)).astype(np.uint8), (0, 0), 2)
+    reference = ConvCRF(cfg).refine(prob, image)
+    twin = DifferentiableConvCRF({k: getattr(cfg, k) for k in LEARNED}, cfg.kernel_size, cfg.blur, cfg.iterations)
+    out = twin(prob[None], image[None].astype(np.float32)).numpy()[0]
+    assert np.abs(reference - prob).max() > 0.3  # the CRF does change this map...
+    assert np.abs(out - reference).max() < 2e-4  # ...and the twin changes it the same way
+
+
+def test_the_fit_lowers_its_loss_on_a_small_real_batch(model_path):
+    if not (DATA / "kvasir-seg").is_dir():
+        pytest.skip(f"real dataset not available at {DATA} (the CI machine provides ../shared/data)")
+    from engine.segmenter import Segmenter
+    from training.crf_fit import LEARNED, DifferentiableConvCRF, fit, mean_loss
+    from training.data import find_samples, read_pair
+
+    seg = Segmenter(model_path)
+    probs, images, masks = [], [], []
+    for s in find_samples(DATA / "kvasir-seg", "train")[:8]:
+        rgb, mask = read_pair(s)
+        out = seg.infer(rgb[:, :, ::-1].copy())
+        probs.append(out.prob)
+        images.append(out.image.astype(np.float32))
+        masks.append(cv2.resize(mask, out.prob.shape[::-1], interpolation=cv2.INTER_NEAREST).astype(np.float32))
+    probs, images, masks = np.stack(probs), np.stack(images), np.stack(masks)
+    start = CRFConfig(pos_weight=3.0, app_weight=10.0)  # the paper's weights, far from this model's optimum
+    crf = DifferentiableConvCRF({k: getattr(start, k) for k in LEARNED})
+    before = mean_loss(crf, probs, images, masks)
+    fit(crf, probs, images, masks, steps=12, batch=8, learning_rate=0.1)
+    after = mean_loss(crf, probs, images, masks)
+    assert after < before - 0.005
+    assert crf.values() != {k: getattr(start, k) for k in LEARNED}
+
+
+def test_the_engine_reads_the_learned_values_and_config_still_wins(tmp_path, model_path):
+    model = tmp_path / "m.tflite"
+    shutil.copy(model_path, model)
+    learned = {"pos_weight": 0.5, "pos_sigma": 2.5, "app_weight": 0.7, "app_pos_sigma": 11.0,
+               "app_col_sigma": 21.0, "unary_weight": 1.3}
+    model.with_suffix(".crf.json").write_text(json.dumps({**learned, "fitted": {"steps": 1}}))
+    (tmp_path / "c.yaml").write_text(f"segmenter:\n  model: {model}\ncrf:\n  app_weight: 0.05\n")
+    cfg = load_config(tmp_path / "c.yaml")
+    crf = effective_crf(cfg)
+    assert crf.app_weight == 0.05  # written in config.yaml: wins
+    assert (crf.pos_weight, crf.pos_sigma, crf.app_col_sigma, crf.unary_weight) == (0.5, 2.5, 21.0, 1.3)
+    from engine.pipeline import FrameProcessor
+
+    assert FrameProcessor(cfg).crf.config == crf  # what the engine runs
+    bare = load_config().replace("segmenter", model=str(model_path.with_name("no_sidecar.tflite")))
+    assert effective_crf(bare) == bare.crf  # no sidecar: config's values
+    model.with_suffix(".crf.json").write_text('{"pos_weight": -1}')
+    from engine.errors import ModelError
+
+    with pytest.raises(ModelError, match="positive"):
+        effective_crf(cfg)
