@@ -29,8 +29,8 @@ def finish_run(window, screenshot: str | None) -> int:
         f"displayed_fps={meter.fps.rate:.1f} displayed_fps_avg={meter.average_fps:.1f} "
         f"source_fps={source_fps:.1f} engine_fps={engine_fps:.1f} "
         f"frames_shown={meter.frames_shown} "
-        f"video_latency_ms_median={video.get('median', 0):.1f} p95={video.get('p95', 0):.1f} "
-        f"overlay_latency_ms_median={overlay.get('median', 0):.1f} p95={overlay.get('p95', 0):.1f} "
+        f"read_to_shown_video_ms_median={video.get('median', 0):.1f} p95={video.get('p95', 0):.1f} "
+        f"read_to_shown_outline_ms_median={overlay.get('median', 0):.1f} p95={overlay.get('p95', 0):.1f} "
         f"gui_frame_slot_ms_median={slot.get('median', 0):.2f} p95={slot.get('p95', 0):.2f} "
         f"gui_paint_ms_median={paint.get('median', 0):.2f} p95={paint.get('p95', 0):.2f}",
         flush=True,

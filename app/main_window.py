@@ -103,7 +103,7 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self.findings_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.findings_dock)
         self.cue = AlertCue(self.config.app.alert_sound)
-        self.view.on_painted = lambda ms: self.meter.gui_work("paint", ms)
+        self.view.on_painted = self._painted
         self.status = StatusPanel(self.statusBar())
         self.actions_by_name = build_menus(self)
         self.actions_by_name["overlay"].setChecked(self.show_overlay)
@@ -184,6 +184,12 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
             self.store.sync()
         log.info("GUI longest stall %.1f ms", self.heartbeat.max_stall_ms)
         super().closeEvent(event)
+
+    def _painted(self, ms: float) -> None:
+        self.meter.gui_work("paint", ms)
+        shown = self.shown
+        if shown is not None:
+            self.meter.painted(shown.frame, shown.result)
 
     def refresh_findings(self) -> None:
         """The findings list from the session's record; a new alert may sound the cue."""

@@ -11,7 +11,7 @@ import time
 
 from app.session import Session
 from app.status_text import refresh_status
-from engine.errors import LGPSError, SourceInvalidError
+from engine.errors import ConfigError, LGPSError, ModelError, SourceInvalidError
 from engine.sources import FrameSource
 
 
@@ -80,6 +80,14 @@ class SourceActions:
             return
         self.last_error = error
         self.view.set_hint("No video.")
+        if isinstance(error, ModelError):  # the source may be fine: say what is really wrong
+            self.banner.show_message(
+                "error", f"Cannot load the model: {error}. Check segmenter.model in config.yaml (or --model).",
+                key="source")
+            return
+        if isinstance(error, ConfigError):
+            self.banner.show_message("error", f"Invalid setting: {error}.", key="source")
+            return
         retry = isinstance(self._spec, str) and not isinstance(error, SourceInvalidError)
         self.banner.show_message(
             "error", f"Cannot open the source: {error}. Check the file or device, or open another source.",
@@ -132,7 +140,6 @@ class SourceActions:
         self.shown = shown
         self.view.set_image(shown.display)
         self.meter.frame_shown(shown.frame)
-        self.meter.overlay_shown(shown.result)
         self.transport.set_position(shown.frame.index)
         self.meter.gui_work("slot", (time.perf_counter() - start) * 1000.0)
 

@@ -69,7 +69,12 @@ class WindowRate:
 
 
 class DisplayMeter:
-    """What the viewer actually gets: displayed fps and capture→display latency."""
+    """What the viewer actually gets: displayed fps and read→shown latency (measured at paint).
+
+    "read→shown" runs from the moment the capture thread read the frame to the end of the paint
+    that put it on screen (the video), and to the first paint of a frame's overlay (the outline);
+    the engine's own "read→result" stops when the analysis is done, before any drawing.
+    """
 
     def __init__(self) -> None:
         self.fps = WindowRate()
@@ -77,14 +82,25 @@ class DisplayMeter:
         self.frames_shown = 0
         self.first_shown: float | None = None
         self._last_result: Result | None = None
+        self._last_painted: Frame | None = None
 
     def frame_shown(self, frame: Frame) -> None:
+        """A frame handed to the view (counts the display rate)."""
         now = time.monotonic()
         self.frames_shown += 1
         if self.first_shown is None:
             self.first_shown = now
         self.fps.tick(now)
-        self.latency.add("video", (now - frame.capture_time) * 1000.0)
+
+    def painted(self, frame: Frame | None, result: Result | None) -> None:
+        """A paint finished with `frame` (and `result`'s overlay) on screen: read→shown, once per frame."""
+        now = time.monotonic()
+        if frame is not None and frame is not self._last_painted:
+            self._last_painted = frame
+            self.latency.add("video", (now - frame.capture_time) * 1000.0)
+        if result is not None and result is not self._last_result:
+            self._last_result = result
+            self.latency.add("overlay", (now - result.frame.capture_time) * 1000.0)
 
     @property
     def average_fps(self) -> float:
@@ -97,17 +113,14 @@ class DisplayMeter:
         self.latency.add(name, ms)
 
     def overlay_shown(self, result: Result | None) -> None:
-        """Capture of an analysed frame → its overlay first on screen (counted once per result)."""
-        if result is None or result is self._last_result:
-            return
-        self._last_result = result
-        self.latency.add("overlay", (time.monotonic() - result.frame.capture_time) * 1000.0)
+        """Kept for callers that know no paint (tests): same as a paint of the result's overlay."""
+        self.painted(None, result)
 
     def reset(self) -> None:
         """A new source: count from zero."""
         self.fps = WindowRate()
         self.latency.reset()
-        self.frames_shown, self.first_shown, self._last_result = 0, None, None
+        self.frames_shown, self.first_shown, self._last_result, self._last_painted = 0, None, None, None
 
 
 class StatusPanel:

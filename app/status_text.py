@@ -5,9 +5,11 @@ from __future__ import annotations
 from engine.overlay import format_readout
 
 
-def _ms(summary: dict, name: str) -> str:
+def _ms(summary: dict, name: str, median_only: bool = False) -> str:
     values = summary.get(name)
-    return f"{values['median']:.0f}/{values['p95']:.0f} ms" if values else "–"
+    if not values:
+        return "–"
+    return f"{values['median']:.0f} ms" if median_only else f"{values['median']:.0f}/{values['p95']:.0f} ms"
 
 
 def refresh_status(window) -> None:
@@ -22,19 +24,30 @@ def refresh_status(window) -> None:
     pipeline, info = session.pipeline, session.info
     stats = pipeline.stats()
     display = window.meter.latency.summary()
-    status.set_text("source", f"{info.name}  {info.width}×{info.height}  {info.fps:.1f} fps")
+    status.set_text("source", f"Video {info.width}×{info.height} at {info.fps:.0f} fps",
+                    f"{info.name} ({info.kind})")
+    analysed = min(stats["engine_fps"], info.fps) if info.fps else stats["engine_fps"]
     status.set_text(
-        "engine", f"engine {stats['engine_fps']:.1f} fps · shown {window.meter.fps.rate:.1f} fps", stall
+        "engine", f"Analysing {analysed:.0f} of {info.fps:.0f} frames/s",
+        f"engine {stats['engine_fps']:.1f} fps · shown {window.meter.fps.rate:.1f} fps · {stall}",
     )
     status.set_text(
-        "latency", f"latency video {_ms(display, 'video')} · overlay {_ms(display, 'overlay')}",
-        "capture → display, median/p95: the video frame itself, and a frame's overlay",
+        "latency", f"Delay: video {_ms(display, 'video', median_only=True)} · outline "
+        f"{_ms(display, 'overlay', median_only=True)}",
+        "read→shown, median/p95, measured when the paint that shows it ends: video "
+        f"{_ms(display, 'video')}, outline (a frame's analysis on screen) {_ms(display, 'overlay')}; "
+        f"engine read→result {_ms(stats['stages'], 'latency')}",
     )
-    status.set_text("dropped", f"skipped: engine {stats['dropped_frames']} · display {session.bridge.coalesced}")
+    skipped = stats["dropped_frames"] + session.bridge.coalesced
+    status.set_text("dropped", f"Skipped {skipped}" if skipped else "No frame skipped",
+                    f"frames not analysed (the engine was busy): {stats['dropped_frames']}; "
+                    f"frames not painted (the display was busy): {session.bridge.coalesced}")
     segmenter = pipeline.processor.segmenter
-    status.set_text("model", f"{segmenter.name} {segmenter.input_size}×{segmenter.input_size} {segmenter.input_dtype}")
+    status.set_text("model", f"Model {segmenter.name}",
+                    f"{segmenter.name} {segmenter.input_size}×{segmenter.input_size} {segmenter.input_dtype}")
     crf = pipeline.settings.current.crf
-    status.set_text("crf", f"CRF on ({crf.iterations} it.)" if crf.enabled else "CRF off")
+    status.set_text("crf", "Outline refinement on" if crf.enabled else "Outline refinement off",
+                    f"ConvCRF {'on' if crf.enabled else 'off'} ({crf.iterations} mean-field iterations)")
     overlay_ms = display.get("overlay", {}).get("median", 0.0)
     session.compositor.readout = format_readout(stats["engine_fps"], overlay_ms, crf.enabled)
     if pipeline.error and not pipeline.running and window.banner.key != "engine":

@@ -6,6 +6,7 @@ So latency cannot grow when the engine is slower than the source, and nothing is
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -60,6 +61,9 @@ class LatestFrameSlot:
             self._cond.notify_all()
 
 
+log = logging.getLogger(__name__)
+
+
 @dataclass(frozen=True)
 class CaptureStatus:
     """What the capture side is doing, for status bars and banners."""
@@ -104,6 +108,7 @@ class CaptureThread(threading.Thread):
         self.frame_listeners: list[FrameListener] = []
         self.status_listeners: list[StatusListener] = []
         self.frames_read = 0
+        self.frames_drained = 0  # live frames read and dropped while paused
         self.position = -1
         self.status = CaptureStatus("playing")
 
@@ -172,9 +177,15 @@ class CaptureThread(threading.Thread):
                     if not self._at_end():
                         break
                     continue
+                if self._paused and self.source.info.is_live:
+                    self.frames_drained += 1  # paused live: keep draining the device so "resume" shows now,
+                    continue  # not the seconds-old frames its buffer would hold
                 self._publish(*item)
         except SourceError as exc:
             self._set_status("error", str(exc))
+        except Exception as exc:  # a seek, resize or listener bug: report it, never end as a quiet "stopped"
+            log.exception("capture failed at frame %d", self.position)
+            self._set_status("error", f"capture failed at frame {self.position}: {type(exc).__name__}: {exc}")
         finally:
             self.slot.close()
             self.source.close()
@@ -184,7 +195,9 @@ class CaptureThread(threading.Thread):
     def _wait_until_runnable(self) -> bool:
         """Block while paused (unless a seek or step is pending); apply a pending seek."""
         with self._lock:
-            while self._paused and self._seek_to is None and self._steps == 0 and not self._stop_flag:
+            live = self.source.info.is_live  # a paused camera or stream is still read (and dropped)
+            while (self._paused and not live and self._seek_to is None and self._steps == 0
+                   and not self._stop_flag):
                 self._lock.wait(0.2)
             if self._stop_flag:
                 return False

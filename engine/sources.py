@@ -16,8 +16,10 @@ import cv2
 import numpy as np
 
 from engine.errors import SourceError, SourceInvalidError
-from engine.native import quiet_native_stderr
+from engine.native import quiet_opencv
 from engine.results import SourceInfo
+
+quiet_opencv()  # FFmpeg/V4L2 failure chatter off through their log levels; our error is one line
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 FOLDER_FPS = 25.0
@@ -145,21 +147,33 @@ class VideoFileSource(FrameSource):
         return None
 
     def seek(self, index: int) -> None:
+        """Frame-exact: land on a keyframe at or before `index`, then decode forward to it.
+
+        FFmpeg's backward seek can land *after* the wanted frame (B-frame delays and edit lists
+        shift presentation against decode times, and an encoder's scene-cut keyframes sit in
+        between): when the first frame decoded is already past `index`, seek again from further back.
+        """
         index = max(0, index)
-        target = self._start_pts + int(index / self._fps / self._time_base)
-        self._container.seek(target, stream=self._stream, backward=True, any_frame=False)
-        self._frames = self._decode()
-        self._pending = None
-        self._last_index = -1
-        self._skipped_since_good = 0
+        back_s = 0.0
         while True:
-            item = self.read()
-            if item is None:
-                return
+            seconds = max(0.0, index / self._fps - back_s)
+            self._container.seek(self._start_pts + int(seconds / self._time_base), stream=self._stream,
+                                 backward=True, any_frame=False)
+            self._frames = self._decode()
+            self._pending = None
+            self._last_index = -1
+            self._skipped_since_good = 0
+            first = self.read()
+            if first is None or first[0] <= index or seconds == 0.0:
+                break
+            back_s = 2.0 * back_s if back_s else 1.0
+        item = first
+        while item is not None:
             if item[0] >= index:
                 self._pending = item
                 self._last_index = item[0] - 1
                 return
+            item = self.read()
 
     @property
     def ended_early(self) -> bool:
@@ -179,9 +193,8 @@ class CaptureDeviceSource(FrameSource):
 
     def __init__(self, spec: str, kind: str):
         self.spec, self.kind = spec, kind
-        with quiet_native_stderr():  # FFmpeg/V4L2 print their own failure chatter; ours is one line
-            self._capture = self._open()
-            first = self._read_first()
+        self._capture = self._open()
+        first = self._read_first()
         self._pending: np.ndarray | None = first
         self._count = 0
         fps = self._capture.get(cv2.CAP_PROP_FPS)
@@ -222,9 +235,8 @@ class CaptureDeviceSource(FrameSource):
 
     def reopen(self) -> None:
         self._capture.release()
-        with quiet_native_stderr():
-            self._capture = self._open()
-            self._pending = self._read_first()
+        self._capture = self._open()
+        self._pending = self._read_first()
 
     def close(self) -> None:
         self._capture.release()

@@ -163,3 +163,70 @@ def test_stream_that_drops_out_is_reopened_with_backoff():
         capture.join(10)
         server.stop()
     assert not capture.is_alive()
+
+
+class _BrokenSeek:
+    """A real file source whose seek fails with a non-source error (a decoder or library bug)."""
+
+    def __init__(self, source):
+        self._source = source
+        self.info = source.info
+        self.corrupt_frames = 0
+        self.ended_early = False
+
+    def read(self):
+        return self._source.read()
+
+    def seek(self, index):
+        raise ValueError("decoder state lost")
+
+    def close(self):
+        self._source.close()
+
+
+def test_any_capture_failure_is_an_error_status_not_a_quiet_stop(numbered_clip):
+    states = []
+    capture = CaptureThread(_BrokenSeek(open_source(str(numbered_clip))), LatestFrameSlot(), realtime=True)
+    capture.status_listeners.append(lambda s: states.append((s.state, s.message)))
+    capture.start()
+    capture.seek(10)
+    capture.join(10)
+    assert not capture.is_alive()
+    assert states[-1][0] == "error" and "ValueError: decoder state lost" in states[-1][1]
+
+
+def test_a_failing_frame_listener_is_reported_as_an_error(numbered_clip):
+    states = []
+    capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=True, speed=4.0)
+
+    def broken(frame):
+        if frame.index == 3:
+            raise RuntimeError("display sink broke")
+
+    capture.frame_listeners.append(broken)
+    capture.status_listeners.append(lambda s: states.append((s.state, s.message)))
+    capture.start()
+    capture.join(10)
+    assert states[-1][0] == "error" and "display sink broke" in states[-1][1]
+
+
+@pytest.mark.slow
+def test_paused_live_stream_keeps_draining_and_shows_nothing_stale():
+    from mjpeg_server import MjpegServer
+
+    server = MjpegServer().start()
+    capture = CaptureThread(open_source(server.url), LatestFrameSlot())
+    got = _collect(capture)
+    capture.start()
+    try:
+        wait_until(lambda: len(got) > 3, 10)
+        capture.pause()
+        published = len(got)
+        wait_until(lambda: capture.frames_drained >= 10, 10)  # the device is still read while paused...
+        assert len(got) <= published + 1  # ...and nothing of it is shown (at most the frame in flight)
+        capture.resume()
+        wait_until(lambda: len(got) > published + 3, 10)
+    finally:
+        capture.stop()
+        capture.join(10)
+        server.stop()

@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import DATA
 from engine.config import CRFConfig, load_config
 from engine.convcrf import ConvCRF, effective_crf
+
+from conftest import DATA
 
 pytest.importorskip("tensorflow", reason="fitting the CRF needs TensorFlow (make test installs it)")
 pytestmark = pytest.mark.training

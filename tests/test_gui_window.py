@@ -157,10 +157,12 @@ def test_frames_are_displayed_scaled_with_status(window, qtbot, gui_clip, real_i
 
     target = fit_rect(shown.frame.image.shape[1], shown.frame.image.shape[0], window.view.rect())
     assert abs(target.width() / target.height() - 574 / 500) < 0.01  # aspect ratio kept
-    qtbot.waitUntil(lambda: "fps" in window.status.fields["engine"].text(), timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "frames/s" in window.status.fields["engine"].text(), timeout=WAIT_MS)
     text = window.status.text()
-    assert "574×500" in text and "25.0 fps" in text and "CRF on" in text
-    assert window.status.fields["model"].text().endswith("int8")
+    assert "574×500 at 25 fps" in text and "Outline refinement on" in text and "Delay: video" in text
+    assert window.status.fields["model"].toolTip().endswith("int8")  # details on hover
+    assert "read→shown" in window.status.fields["latency"].toolTip()
+    qtbot.waitUntil(lambda: "ms" in window.status.fields["latency"].text().split("video")[1], timeout=WAIT_MS)
     assert window.store.last_source() == str(gui_clip)
 
 

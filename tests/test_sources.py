@@ -138,3 +138,65 @@ def test_demo_source_is_generated_video():
     assert source.info.kind == "file" and source.info.frame_count and source.info.frame_count > 50
     first = source.read()[2]
     assert first.std() > 5  # a real picture, not a blank frame
+
+
+def test_overlapping_quiet_stderr_always_restores_fd2(monkeypatch):
+    import os
+    import sys
+    import threading
+
+    from engine.native import quiet_native_stderr
+
+    try:
+        fd = sys.__stderr__.fileno()
+    except (AttributeError, OSError, ValueError):
+        pytest.skip("no real stderr file descriptor here")
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)  # the real fd 2, as in a user's terminal
+    before = os.fstat(fd)
+    seen_null = []
+    barrier = threading.Barrier(4)
+
+    def hold():
+        barrier.wait()
+        for _ in range(50):
+            with quiet_native_stderr():
+                seen_null.append(os.fstat(fd).st_ino != before.st_ino)
+
+    threads = [threading.Thread(target=hold) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    after = os.fstat(fd)
+    assert all(seen_null) and len(seen_null) == 200  # hidden inside every call...
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)  # ...and restored after all of them
+
+
+def test_seek_is_frame_exact_on_our_own_recordings_of_real_frames(tmp_path):
+    """Our recorder's files (90 kHz clock, B-frame delay, scene-cut keyframes) seek exactly too."""
+    import csv
+
+    from engine.recorder import Recorder
+
+    from conftest import DATA
+
+    colondb = DATA / "cvc-colondb"
+    if not (colondb / "sequences.csv").is_file():
+        pytest.skip(f"real dataset not available at {DATA} (the CI machine provides ../shared/data)")
+    with open(colondb / "sequences.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    by_sequence: dict[str, list[str]] = {}
+    for row in rows:
+        by_sequence.setdefault(row["sequence"], []).append(row["frame"])
+    import cv2
+
+    images = [cv2.imread(str(colondb / "images" / f"{n}.jpg")) for n in max(by_sequence.values(), key=len)[:50]]
+    path = tmp_path / "rec.mp4"
+    with Recorder(path, images[0].shape[1], images[0].shape[0], 25) as recorder:
+        for image in images:
+            recorder.write(image)
+    source = open_source(str(path))
+    for wanted in (4, 30, 1, 45, 0, 26):
+        source.seek(wanted)
+        index, pts, _ = source.read()
+        assert (index, pts) == (wanted, pytest.approx(wanted / 25))
