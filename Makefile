@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.runtime-installed
 STAMP_TEST := $(VENV)/.test-installed
 ARGS ?=
 
-.PHONY: run test lint bench export-demo clean-venv
+.PHONY: run test lint bench export-demo clean-venv qt-libs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,10 +25,22 @@ $(STAMP_TEST): pyproject.toml $(STAMP_RUN)
 ## display it runs the headless job instead: the demo clip annotated to recordings/.
 run: $(STAMP_RUN)
 	@if [ -n "$$DISPLAY$$WAYLAND_DISPLAY" ] || [ "$$(uname)" = Darwin ]; then \
-		$(PY) main.py --source demo $(ARGS); \
+		$(MAKE) --no-print-directory qt-libs && $(PY) main.py --source demo $(ARGS); \
 	else \
 		echo "no display: annotating the demo clip headless (python main.py export demo ...)"; \
 		$(PY) main.py export demo -o recordings/demo_annotated.mp4 --events recordings/demo_events.jsonl $(ARGS); \
+	fi
+
+## make qt-libs: Qt's xcb platform plugin aborts (exit 134) without these X libraries on Linux.
+QT_XCB_LIBS := libxcb-cursor.so.0 libxcb-icccm.so.4 libxcb-keysyms.so.1
+qt-libs:
+	@if [ "$$(uname)" = Linux ] && [ -z "$$WAYLAND_DISPLAY" ]; then \
+		missing=""; for lib in $(QT_XCB_LIBS); do ldconfig -p 2>/dev/null | grep -q "$$lib" || missing="$$missing $$lib"; done; \
+		if [ -n "$$missing" ]; then \
+			echo "the window needs X libraries that are missing:$$missing"; \
+			echo "install them with: sudo apt-get install libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1"; \
+			exit 1; \
+		fi; \
 	fi
 
 ## make test: install what tests need (TensorFlow included) and run the whole suite.
