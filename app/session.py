@@ -24,7 +24,7 @@ from engine.errors import LGPSError
 from engine.pipeline import FrameProcessor, Pipeline
 from engine.procedure import ProcedureRecord, settings_of
 from engine.results import Frame, Result, SourceInfo
-from engine.sources import FrameSource, open_source
+from engine.sources import CameraFormat, FrameSource, open_source
 
 log = logging.getLogger(__name__)
 FrameSink = Callable[[np.ndarray], None]
@@ -139,7 +139,7 @@ class SourceOpener(QObject):
                 self.processor = FrameProcessor(config)
             self.processor.reset()
             self.processor.stats.reset()
-            frames = open_source(source) if isinstance(source, str) else source
+            frames = open_source(source, CameraFormat.of(config.capture)) if isinstance(source, str) else source
             pipeline = Pipeline(config, frames, processor=self.processor, draw=False)
             if self._shutdown.is_set():  # the window closed meanwhile: never start it
                 frames.close()

@@ -39,6 +39,11 @@ class CaptureConfig:
     speed: float = _range(1.0, 0.25, 4.0)
     reconnect_initial_s: float = _range(0.5, 0.01, 60.0)
     reconnect_max_s: float = _range(8.0, 0.01, 600.0)
+    camera_width: int = _range(0, 0, 8192)  # 0: the driver's default
+    camera_height: int = _range(0, 0, 8192)
+    camera_fps: float = _range(0.0, 0.0, 480.0)
+    camera_fourcc: str = ""  # e.g. MJPG (most USB capture cards send 1080p60 only as MJPEG); "": default
+    camera_buffer: int = _range(0, 0, 64)  # frames the driver may queue (1: always the newest); 0: default
 
 
 @dataclass(frozen=True)
@@ -234,6 +239,9 @@ def _check_section(section: str, values: Any) -> None:
     if section == "tracking" and values.keep_confidence > values.on_confidence:
         raise ConfigError(f"config key 'tracking.keep_confidence' ({values.keep_confidence}) must not exceed "
                           f"'tracking.on_confidence' ({values.on_confidence})")
+    if section == "capture" and values.camera_fourcc and len(values.camera_fourcc) != 4:
+        raise ConfigError(f"config key 'capture.camera_fourcc' must be four characters (e.g. MJPG), "
+                          f"got {values.camera_fourcc!r}")
     if section == "capture" and values.reconnect_initial_s > values.reconnect_max_s:
         raise ConfigError(f"config key 'capture.reconnect_initial_s' ({values.reconnect_initial_s}) must not exceed "
                           f"'capture.reconnect_max_s' ({values.reconnect_max_s})")

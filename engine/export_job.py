@@ -23,7 +23,7 @@ from engine.procedure import ProcedureRecord, settings_of
 from engine.progress import ProgressBar
 from engine.recorder import Recorder, check_output_path
 from engine.results import Frame, Result
-from engine.sources import open_source
+from engine.sources import CameraFormat, open_source
 
 
 class ExportCancelled(Exception):
@@ -97,7 +97,7 @@ def export_clip(
     Every output is opened before the first frame, so a bad path fails at once.
     """
     output = check_output_path(output, source_spec)
-    source = open_source(source_spec)
+    source = open_source(source_spec, CameraFormat.of(config.capture))
     processor = processor or FrameProcessor(config)
     info = source.info
     masks = Path(masks_dir) if masks_dir else None

@@ -22,7 +22,7 @@ from engine.overlay import draw_overlay, format_readout
 from engine.postprocess import PolypExtractor, TemporalSmoother
 from engine.results import Frame, Result
 from engine.segmenter import Segmenter
-from engine.sources import FrameSource, open_source
+from engine.sources import CameraFormat, FrameSource, open_source
 from engine.stats import RateMeter, RollingStats, timed
 from engine.tracking import PolypTracker, TrackerSettings
 
@@ -148,7 +148,7 @@ class Pipeline:
         self.settings = LiveSettings(config)
         self.processor = processor or FrameProcessor(config)
         cap = config.capture
-        self.source = source or open_source(cap.source)
+        self.source = source or open_source(cap.source, CameraFormat.of(cap))
         self.slot = LatestFrameSlot()
         self.capture = CaptureThread(
             self.source, self.slot, realtime=cap.realtime, speed=cap.speed, loop=cap.loop,

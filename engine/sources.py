@@ -6,10 +6,14 @@ a clear one-line error instead of an empty window later.
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import cv2
@@ -19,6 +23,7 @@ from engine.errors import SourceError, SourceInvalidError
 from engine.native import quiet_opencv
 from engine.results import SourceInfo
 
+log = logging.getLogger(__name__)
 quiet_opencv()  # FFmpeg/V4L2 failure chatter off through their log levels; our error is one line
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
@@ -188,11 +193,28 @@ class VideoFileSource(FrameSource):
         self._container.close()
 
 
+@dataclass(frozen=True)
+class CameraFormat:
+    """What to ask a camera for (0 / "" = leave the driver's default); see config.yaml capture.camera_*."""
+
+    width: int = 0
+    height: int = 0
+    fps: float = 0.0
+    fourcc: str = ""
+    buffer: int = 0
+
+    @classmethod
+    def of(cls, capture_config: Any) -> CameraFormat:
+        c = capture_config
+        return cls(c.camera_width, c.camera_height, c.camera_fps, c.camera_fourcc, c.camera_buffer)
+
+
 class CaptureDeviceSource(FrameSource):
     """A camera (index or device path) or a network stream, read through OpenCV."""
 
-    def __init__(self, spec: str, kind: str):
-        self.spec, self.kind = spec, kind
+    def __init__(self, spec: str, kind: str, camera: CameraFormat = CameraFormat()):
+        self.spec, self.kind, self.camera = spec, kind, camera
+        self.delivered: dict[str, float | str] = {}
         self._capture = self._open()
         first = self._read_first()
         self._pending: np.ndarray | None = first
@@ -206,6 +228,8 @@ class CaptureDeviceSource(FrameSource):
             target: int | str = int(self.spec) if self.spec.isdigit() else self.spec
             capture = cv2.VideoCapture(target)
             what = f"camera {self.spec}"
+            if capture.isOpened():
+                self._apply_format(capture)
         else:
             params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, 5000, cv2.CAP_PROP_READ_TIMEOUT_MSEC, 5000]
             capture = cv2.VideoCapture(self.spec, cv2.CAP_FFMPEG, params)
@@ -214,6 +238,29 @@ class CaptureDeviceSource(FrameSource):
             capture.release()
             raise SourceError(f"{what} is not available (not connected, or no permission)")
         return capture
+
+    def _apply_format(self, capture: cv2.VideoCapture) -> None:
+        """Ask for the configured format (the fourcc first: drivers pick sizes per format), read it back."""
+        cam = self.camera
+        if cam.fourcc:
+            capture.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*cam.fourcc))
+        if cam.width and cam.height:
+            capture.set(cv2.CAP_PROP_FRAME_WIDTH, cam.width)
+            capture.set(cv2.CAP_PROP_FRAME_HEIGHT, cam.height)
+        if cam.fps:
+            capture.set(cv2.CAP_PROP_FPS, cam.fps)
+        if cam.buffer:
+            capture.set(cv2.CAP_PROP_BUFFERSIZE, cam.buffer)
+        code = int(capture.get(cv2.CAP_PROP_FOURCC))
+        self.delivered = {
+            "width": capture.get(cv2.CAP_PROP_FRAME_WIDTH), "height": capture.get(cv2.CAP_PROP_FRAME_HEIGHT),
+            "fps": capture.get(cv2.CAP_PROP_FPS),
+            "fourcc": "".join(chr((code >> 8 * i) & 0xFF) for i in range(4)) if code > 0 else "",
+        }
+        asked = (cam.width, cam.height) if cam.width and cam.height else None
+        got = (int(self.delivered["width"]), int(self.delivered["height"]))
+        if asked and asked != got:
+            log.warning("camera %s delivers %dx%d, not the %dx%d asked for", self.spec, *got, *asked)
 
     def _read_first(self) -> np.ndarray:
         ok, image = self._capture.read()
@@ -301,8 +348,11 @@ def read_image(path: Path) -> np.ndarray | None:
     return cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
 
 
-def open_source(spec: str | int) -> FrameSource:
-    """Open a source from its description, reading the first frame so failures surface now."""
+def open_source(spec: str | int, camera: CameraFormat = CameraFormat()) -> FrameSource:
+    """Open a source from its description, reading the first frame so failures surface now.
+
+    ``camera``: the format to ask a camera for (config.yaml capture.camera_*).
+    """
     spec = str(spec).strip()
     if not spec:
         raise SourceError("no source given")
@@ -313,21 +363,34 @@ def open_source(spec: str | int) -> FrameSource:
     if _URL.match(spec):
         return CaptureDeviceSource(spec, "stream")
     if spec.isdigit() or spec.startswith("/dev/video"):
-        return CaptureDeviceSource(spec, "camera")
+        return CaptureDeviceSource(spec, "camera", camera)
     path = Path(spec).expanduser()
     if path.is_dir():
         return ImageFolderSource(path)
     return VideoFileSource(path)
 
 
-def list_cameras() -> list[tuple[str, str]]:
-    """(device path, human name) of the video capture devices present (Linux V4L2)."""
-    cameras = []
-    for node in sorted(Path("/sys/class/video4linux").glob("video*"), key=_natural_key):
-        name_file = node / "name"
-        name = name_file.read_text().strip() if name_file.exists() else node.name
-        cameras.append((f"/dev/{node.name}", name))
-    return cameras
+def list_cameras(probe: int = 6) -> list[tuple[str, str]]:
+    """(source spec, human name) of the video capture devices present.
+
+    Linux names them through V4L2's sysfs entries; elsewhere (Windows, macOS) OpenCV is asked to
+    open indices 0..probe-1 and those that open are listed by number.
+    """
+    nodes = sorted(Path("/sys/class/video4linux").glob("video*"), key=_natural_key)
+    if nodes or sys.platform.startswith("linux"):
+        cameras = []
+        for node in nodes:
+            name_file = node / "name"
+            name = name_file.read_text().strip() if name_file.exists() else node.name
+            cameras.append((f"/dev/{node.name}", name))
+        return cameras
+    found = []
+    for index in range(probe):
+        capture = cv2.VideoCapture(index)
+        if capture.isOpened():
+            found.append((str(index), f"Camera {index}"))
+        capture.release()
+    return found
 
 
 def _natural_key(path: Path) -> list:

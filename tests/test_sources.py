@@ -200,3 +200,62 @@ def test_seek_is_frame_exact_on_our_own_recordings_of_real_frames(tmp_path):
         source.seek(wanted)
         index, pts, _ = source.read()
         assert (index, pts) == (wanted, pytest.approx(wanted / 25))
+
+
+class _RecordingCapture:
+    """Stands in for cv2.VideoCapture's property interface (no camera on the CI machine)."""
+
+    def __init__(self, delivers):
+        self.calls, self.values = [], dict(delivers)
+
+    def set(self, prop, value):
+        self.calls.append((prop, value))
+        return True
+
+    def get(self, prop):
+        return self.values.get(prop, 0.0)
+
+
+def test_camera_format_is_asked_for_fourcc_first_and_read_back(caplog):
+    import cv2
+
+    from engine.sources import CameraFormat, CaptureDeviceSource
+
+    source = CaptureDeviceSource.__new__(CaptureDeviceSource)
+    source.spec, source.kind, source.camera = "0", "camera", CameraFormat(1920, 1080, 60.0, "MJPG", 1)
+    fake = _RecordingCapture({cv2.CAP_PROP_FRAME_WIDTH: 1280, cv2.CAP_PROP_FRAME_HEIGHT: 720,
+                              cv2.CAP_PROP_FPS: 30.0, cv2.CAP_PROP_FOURCC: cv2.VideoWriter_fourcc(*"YUYV")})
+    source._apply_format(fake)
+    assert [p for p, _ in fake.calls] == [cv2.CAP_PROP_FOURCC, cv2.CAP_PROP_FRAME_WIDTH, cv2.CAP_PROP_FRAME_HEIGHT,
+                                          cv2.CAP_PROP_FPS, cv2.CAP_PROP_BUFFERSIZE]
+    assert fake.calls[0][1] == cv2.VideoWriter_fourcc(*"MJPG") and fake.calls[1:3] == [
+        (cv2.CAP_PROP_FRAME_WIDTH, 1920), (cv2.CAP_PROP_FRAME_HEIGHT, 1080)]
+    assert source.delivered == {"width": 1280, "height": 720, "fps": 30.0, "fourcc": "YUYV"}
+    assert "delivers 1280x720, not the 1920x1080 asked for" in caplog.text
+    untouched = _RecordingCapture({})
+    source.camera = CameraFormat()
+    source._apply_format(untouched)
+    assert untouched.calls == []  # defaults: the driver's own format
+
+
+def test_camera_list_probes_indices_where_there_is_no_v4l2(monkeypatch):
+    import engine.sources as sources
+
+    monkeypatch.setattr(sources.sys, "platform", "win32")
+    monkeypatch.setattr(sources.Path, "glob", lambda self, pattern: iter(()))
+    opened = []
+
+    class Probe:
+        def __init__(self, index):
+            opened.append(index)
+            self.index = index
+
+        def isOpened(self):  # noqa: N802 - OpenCV's name
+            return self.index == 1
+
+        def release(self):
+            pass
+
+    monkeypatch.setattr(sources.cv2, "VideoCapture", Probe)
+    assert sources.list_cameras(probe=3) == [("1", "Camera 1")]
+    assert opened == [0, 1, 2]
