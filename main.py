@@ -104,7 +104,8 @@ def _run(args: argparse.Namespace) -> int:
     except ImportError as exc:
         print(f"error: the window cannot start: {exc}", file=sys.stderr)
         return EXIT_UNEXPECTED
-    return run_app(config, source=args.source, screenshot=args.screenshot, quit_after=args.quit_after)
+    return run_app(config, source=args.source, screenshot=args.screenshot, quit_after=args.quit_after,
+                   explicit_config=bool(args.global_config))
 
 
 def _display_available() -> bool:

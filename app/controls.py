@@ -94,9 +94,13 @@ class ControlsPanel(QWidget):
         legend.setWordWrap(True)
         legend.setStyleSheet("color:#666;")
         form2.addRow(legend)
+        self.origin = QLabel()
+        self.origin.setWordWrap(True)
+        self.origin.setStyleSheet("color:#666;")
         column = QVBoxLayout(self)
         column.addWidget(detection)
         column.addWidget(overlay)
+        column.addWidget(self.origin)
         column.addStretch(1)
 
     def _connect(self) -> None:
@@ -144,6 +148,14 @@ class ControlsPanel(QWidget):
         self._color = color
         text = "#000" if QColor(color).lightness() > 128 else "#fff"
         self.color_button.setStyleSheet(f"background:{color}; color:{text};")
+
+    def set_origin(self, path: str, changed: list[str], *, remembered: bool = True) -> None:
+        """Say where the values come from: the config file, and which ones differ from it (and why)."""
+        text = f"Values from {path or 'the built-in defaults'}."
+        if changed:
+            how = "remembered from the last session" if remembered else "changed here"
+            text += f" {how.capitalize()}: {', '.join(changed)} (View ▸ Reset settings to config.yaml)."
+        self.origin.setText(text)
 
     def set_threshold(self, value: float) -> None:
         """Move the threshold as a user would (emits `changed`)."""

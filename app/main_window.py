@@ -44,14 +44,16 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
     notify = pyqtSignal(str, str)  # level, text: worker threads report through this
     snapshot_saved = pyqtSignal(str)  # path of the annotated PNG
 
-    def __init__(self, config: Config, *, settings_path: str | Path | None = None, remember: bool | None = None):
+    def __init__(self, config: Config, *, settings_path: str | Path | None = None, remember: bool | None = None,
+                 explicit_config: bool = False):
         super().__init__()
         self.setWindowTitle("LGPS Live — research software, not a medical device")
         self.setAcceptDrops(True)
         self.base_config = config
         self.remember = config.app.remember_last if remember is None else remember
         self.store = SettingsStore(settings_path)
-        self.config = self.store.apply(config) if self.remember else config
+        self.config, self.remembered = (self.store.apply(config, explicit_file=explicit_config) if self.remember
+                                        else (config, []))
         default_overlay = config.app.show_overlay
         self.show_overlay = self.store.show_overlay(default_overlay) if self.remember else default_overlay
         self.session: Session | None = None
@@ -62,6 +64,7 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self._ticket = 0
         self._spec: str | FrameSource | None = None
         self._carry_record = None  # a procedure record handed from a session to its reopened successor
+        self.settings_changed = False  # the user changed a setting in this window
         self._start: tuple[int, bool] = (0, False)  # where a source being opened starts, and paused?
         self._closing = False
         self.meter = DisplayMeter()
@@ -91,6 +94,7 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self.setCentralWidget(central)
         self.controls = ControlsPanel()
         self.controls.set_config(self.config, self.show_overlay)
+        self.controls.set_origin(self.base_config.path, self.remembered)
         self.dock = QDockWidget("Settings", self)
         self.dock.setObjectName("settings_dock")
         self.dock.setWidget(self.controls)
@@ -180,7 +184,8 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self.shutdown()
         if self.remember:
             self.store.set_geometry(self.saveGeometry())
-            self.store.remember(self.config)
+            if self.settings_changed:  # a window where nothing was changed leaves the remembered values alone
+                self.store.remember(self.config, self.base_config)
             self.store.sync()
         log.info("GUI longest stall %.1f ms", self.heartbeat.max_stall_ms)
         super().closeEvent(event)
@@ -233,14 +238,15 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
 
 def run_app(
     config: Config, source: str | None = None, screenshot: str | None = None, quit_after: float | None = None,
-    settings_path: str | Path | None = None,
+    settings_path: str | Path | None = None, explicit_config: bool = False,
 ) -> int:
     """Run the window; with `screenshot`/`quit_after` it saves a PNG and quits (automation, README)."""
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "lgps-live"])
     app.setOrganizationName("LGPS Live")
     app.setApplicationName("LGPS Live")
     automated = bool(screenshot or quit_after)
-    window = MainWindow(config, settings_path=settings_path, remember=False if automated else None)
+    window = MainWindow(config, settings_path=settings_path, remember=False if automated else None,
+                        explicit_config=explicit_config)
     window.show()
     window.start(source)
     signal.signal(signal.SIGINT, lambda *_: window.close())

@@ -15,6 +15,8 @@ class SettingsActions:
     """Needs from the window: config, base_config, session, shown, store, controls, banner, redraw."""
 
     def apply_setting(self, section: str, key: str, value: object) -> None:
+        if getattr(getattr(self.config, section), key, object()) == value:
+            return  # widgets echo values they were given: not a change
         try:
             self.config = self.config.replace(section, **{key: value})
             if self.session is not None:
@@ -22,8 +24,14 @@ class SettingsActions:
         except ConfigError as exc:
             self.banner.show_message("warning", f"Setting not applied: {exc}", key="setting")
             return
+        self.settings_changed = True
         if self.remember:
-            self.store.remember(self.config)
+            self.store.remember(self.config, self.base_config)
+        changed = [f"{sec}.{k}" for sec, keys in REMEMBERED.items() for k in keys
+                   if getattr(getattr(self.config, sec), k) != getattr(getattr(self.base_config, sec), k)]
+        remembered = [name for name in self.remembered if name in changed]
+        self.controls.set_origin(self.base_config.path, changed, remembered=bool(remembered) and
+                                 len(remembered) == len(changed))
         session = self.session
         if session is None:
             return
@@ -48,6 +56,7 @@ class SettingsActions:
     def reset_settings(self) -> None:
         """Back to config.yaml's values for everything the window remembers."""
         self.store.forget_settings()
+        self.remembered = []
         for section, keys in REMEMBERED.items():
             for key in keys:
                 value = getattr(getattr(self.base_config, section), key)

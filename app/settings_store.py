@@ -7,6 +7,7 @@ into the engine: a bad entry is skipped, the rest still apply.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -25,6 +26,16 @@ REMEMBERED = {
     "overlay": ("opacity", "contour", "fill", "color"),
     "capture": ("speed", "loop"),
 }
+
+
+def _fingerprint(config: Config) -> str:
+    """The config file's path and a hash of its content: remembered changes belong to that file."""
+    path = Path(config.path) if config.path else None
+    try:
+        digest = hashlib.sha1(path.read_bytes()).hexdigest() if path else "defaults"
+    except OSError:
+        digest = "unreadable"
+    return f"{path}:{digest}"
 
 
 class SettingsStore:
@@ -52,8 +63,16 @@ class SettingsStore:
     def set_show_overlay(self, on: bool) -> None:
         self._qs.setValue("show_overlay", "true" if on else "false")
 
-    def apply(self, config: Config) -> Config:
-        """`config` with the remembered values that still validate."""
+    def apply(self, config: Config, *, explicit_file: bool = False) -> tuple[Config, list[str]]:
+        """`config` with the remembered changes that still apply, and their names ("crf.enabled").
+
+        The file wins when it was named on the command line (``--config``) or has changed since
+        the changes were remembered: what the user edited on purpose is never silently overridden.
+        Only values the user changed in the window are remembered (``remember``), not the whole set.
+        """
+        if explicit_file or self._qs.value("settings/origin") != _fingerprint(config):
+            return config, []
+        applied = []
         for section, keys in REMEMBERED.items():
             raw = self._qs.value(f"settings/{section}")
             try:
@@ -61,17 +80,22 @@ class SettingsStore:
             except (TypeError, ValueError):
                 continue
             for key in keys:
-                if key in values:
+                if key in values and values[key] != getattr(getattr(config, section), key):
                     try:
                         config = config.replace(section, **{key: values[key]})
+                        applied.append(f"{section}.{key}")
                     except ConfigError as exc:
                         log.warning("ignoring remembered setting: %s", exc)
-        return config
+        return config, applied
 
-    def remember(self, config: Config) -> None:
+    def remember(self, config: Config, base: Config | None = None) -> None:
+        """Keep the values that differ from `base` (the file's), tied to the file's current content."""
         for section, keys in REMEMBERED.items():
-            body = getattr(config, section)
-            self._qs.setValue(f"settings/{section}", json.dumps({key: getattr(body, key) for key in keys}))
+            body, start = getattr(config, section), getattr(base, section) if base is not None else None
+            changed = {key: getattr(body, key) for key in keys
+                       if start is None or getattr(body, key) != getattr(start, key)}
+            self._qs.setValue(f"settings/{section}", json.dumps(changed))
+        self._qs.setValue("settings/origin", _fingerprint(base or config))
 
     def forget_settings(self) -> None:
         self._qs.remove("settings")

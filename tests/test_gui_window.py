@@ -315,7 +315,40 @@ def test_settings_and_last_source_are_remembered(qtbot, gui_config, gui_clip, tm
     assert second.config.postprocess.threshold == 0.7 and second.config.crf.enabled is False
     assert second.controls.threshold_spin.value() == 0.7 and not second.controls.crf.isChecked()
     assert second.store.last_source() == str(gui_clip)
+    assert "Remembered from the last session" in second.controls.origin.text()
+    assert "postprocess.threshold" in second.controls.origin.text()
     second.close()
+
+
+def test_an_explicit_or_changed_config_file_wins_over_remembered_settings(qtbot, gui_model, tmp_path):
+    from app.main_window import MainWindow
+
+    path = tmp_path / "site.yaml"
+    path.write_text(f"segmenter:\n  model: {gui_model}\npostprocess:\n  threshold: 0.5\n")
+    settings = tmp_path / "remember.ini"
+
+    def window(**kw):
+        win = MainWindow(load_config(path), settings_path=settings, remember=True, **kw)
+        qtbot.addWidget(win)
+        return win
+
+    first = window()
+    first.controls.set_threshold(0.8)
+    first.close()
+    same = window()
+    assert same.config.postprocess.threshold == 0.8  # an unchanged file: the user's change comes back
+    same.close()
+    named = window(explicit_config=True)  # main.py --config site.yaml
+    assert named.config.postprocess.threshold == 0.5 and named.remembered == []
+    assert str(path) in named.controls.origin.text()
+    named.close()
+    untouched = window()  # nothing changed in that window: nothing new was remembered over the 0.8
+    assert untouched.config.postprocess.threshold == 0.8
+    untouched.close()
+    path.write_text(path.read_text() + "# edited on purpose\n")
+    edited = window()
+    assert edited.config.postprocess.threshold == 0.5 and edited.remembered == []
+    edited.close()
 
 
 def test_camera_dialog_lists_names_and_handles_none(qtbot, monkeypatch):
