@@ -146,8 +146,11 @@ class ControlsPanel(QWidget):
 
     def set_color(self, color: str) -> None:
         self._color = color
-        text = "#000" if QColor(color).lightness() > 128 else "#fff"
-        self.color_button.setStyleSheet(f"background:{color}; color:{text};")
+        c = QColor(color)  # perceived brightness, not HSL lightness (pure green has lightness 50 %)
+        text = "#000" if 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue() > 140 else "#fff"
+        self.color_button.setStyleSheet(  # a swatch that still reads as a button, its label always legible
+            f"QPushButton {{ background:{color}; color:{text}; border:1px solid #555; border-radius:3px;"
+            f" padding:3px 10px; font-weight:bold; }}")
 
     def set_origin(self, path: str, changed: list[str], *, remembered: bool = True) -> None:
         """Say where the values come from: the config file, and which ones differ from it (and why)."""

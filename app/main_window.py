@@ -74,6 +74,7 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
         self.opener.opened.connect(self._on_opened)
         self.opener.failed.connect(self._on_open_failed)
         self.notify.connect(lambda level, text: self.banner.show_message(level, text, key="notice"))
+        self.snapshot_saved.connect(self._on_snapshot_saved)
         self._status_timer = QTimer(self, interval=500)
         self._status_timer.timeout.connect(lambda: refresh_status(self))
         self._status_timer.timeout.connect(self.refresh_findings)
@@ -189,6 +190,12 @@ class MainWindow(SourceActions, ReplayActions, SettingsActions, MediaActions, QM
             self.store.sync()
         log.info("GUI longest stall %.1f ms", self.heartbeat.max_stall_ms)
         super().closeEvent(event)
+
+    def _on_snapshot_saved(self, path: str) -> None:
+        """Visible feedback: a flash of the view and the files' place in the banner."""
+        self.view.flash()
+        self.banner.show_message("info", f"Snapshot saved: {path} (with _raw.png and _mask.png beside it)",
+                                 key="snapshot")
 
     def _painted(self, ms: float) -> None:
         self.meter.gui_work("paint", ms)

@@ -1,8 +1,8 @@
 """Record, snapshot and 'Export whole file…' for the main window (a mixin: it uses the window's state).
 
-Why the recorder is fed from the capture thread: every frame read while recording is written, in
-order, at the source's fps, even when the display skips a frame under load; the clip's length is
-the recording's real length.
+Why the recorder is fed from the engine thread: each recorded frame carries its own analysis (an
+exact frame/result pair, never the previous frame's overlay), stamped with the time it was read,
+so frames the engine skipped leave a gap of the right length and the clip keeps real time.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ class MediaActions:
             )
             return None
         recorder.failed.connect(self._on_recording_failed)
-        recorder.finished.connect(
-            lambda p, n: self.statusBar().showMessage(f"Recording saved: {p} ({n} frames)", 10000)
+        recorder.finished.connect(  # the banner wraps a long path; the status bar would cut it off
+            lambda p, n: self.banner.show_message("info", f"Recording saved: {p} ({n} frames)", key="recording")
         )
         self.recorder = recorder
         session.sink = recorder.feed

@@ -8,6 +8,7 @@ written (the MP4 is fragmented, so it plays), and is reported by signal for the 
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import time
@@ -44,7 +45,7 @@ class ClipRecorder(QObject):
         super().__init__()
         self.path = Path(path)
         self._recorder = Recorder(self.path, width, height, fps, config)  # raises RecorderError
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(QUEUE_FRAMES)
+        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(QUEUE_FRAMES)
         self._accepting = True
         self._stopping = False
         self.started = time.monotonic()
@@ -62,32 +63,51 @@ class ClipRecorder(QObject):
     def elapsed_s(self) -> float:
         return time.monotonic() - self.started
 
-    def feed(self, image: np.ndarray) -> None:
-        """Queue one composed frame; called on the capture thread, never blocks."""
+    def feed(self, image: np.ndarray, capture_time: float | None = None) -> None:
+        """Queue one frame read at `capture_time` (monotonic seconds); any thread, never blocks.
+
+        The file's clock is the wall clock of capture: frames the engine skipped leave a gap of the
+        right length instead of shortening the recording, and a camera's real rate is kept.
+        """
         if not self._accepting:
             return
         try:
-            self._queue.put_nowait(image)
+            self._queue.put_nowait((image, time.monotonic() if capture_time is None else capture_time))
             self.frames_fed += 1
         except queue.Full:
             self.dropped += 1
 
     def stop(self) -> None:
-        """Finish asynchronously: `finished` (or `failed`) follows once the queue is written."""
+        """Finish asynchronously: `finished` (or `failed`) follows once the queue is written. Never blocks."""
         if not self._stopping:
             self._stopping = True
             self._accepting = False
-            self._queue.put(None)
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(None)  # a full queue: the writer sees `_stopping` when it drains
 
     def wait(self, timeout: float = 10.0) -> bool:
+        """Wait at most `timeout` for the file to be finished (a dead writer cannot hang the caller)."""
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def _next(self) -> tuple[np.ndarray, float] | None:
+        while True:
+            try:
+                item = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                if self._stopping:
+                    return None
+                continue
+            return item
+
     def _run(self) -> None:
-        while (image := self._queue.get()) is not None:
+        first: float | None = None
+        while (item := self._next()) is not None:
+            image, stamp = item
+            first = stamp if first is None else first
             if self.error is None:
                 try:
-                    self._recorder.write(image)
+                    self._recorder.write(image, stamp - first)
                 except RecorderError as exc:
                     self._fail(str(exc))
         if self.error is None:

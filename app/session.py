@@ -27,7 +27,7 @@ from engine.results import Frame, Result, SourceInfo
 from engine.sources import CameraFormat, FrameSource, open_source
 
 log = logging.getLogger(__name__)
-FrameSink = Callable[[np.ndarray], None]
+FrameSink = Callable[[np.ndarray, float], None]  # composed frame, its capture time
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ class Session:
         self.spec = spec  # None when a FrameSource object was handed in directly (tests)
         self.bridge = EngineBridge()
         self.compositor = Compositor(lambda: pipeline.settings.current.overlay)
-        self.sink: FrameSink | None = None  # the recorder's feed, called on the capture thread
+        self.sink: FrameSink | None = None  # the recorder's feed, called on the engine thread
         config = pipeline.settings.current
         self.record = ProcedureRecord(spec or pipeline.source.info.name, pipeline.source.info.fps,
                                       str(config.segmenter.model), settings_of(config))
@@ -69,9 +69,6 @@ class Session:
         except Exception:  # a drawing bug must not kill the capture thread: show the raw frame
             log.exception("overlay failed on frame %d", frame.index)
             shown = Shown(frame, frame.image, prepare(frame.image, self._display_size()))
-        sink = self.sink
-        if sink is not None:
-            sink(shown.image)
         self.bridge.offer_frame(shown)
 
     def shown(self, frame: Frame) -> Shown:
@@ -82,6 +79,9 @@ class Session:
     def _on_result(self, result: Result) -> None:  # engine thread
         self.compositor.set_result(result)
         self.record.add(result)
+        sink = self.sink
+        if sink is not None:  # recordings hold exact (frame, its own result) pairs, at capture time
+            sink(self.compositor.compose_exact(result), result.frame.capture_time)
         self.bridge.offer_result(result)
 
     def start(self) -> None:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import QRect, QSize, Qt
-from PyQt6.QtGui import QColor, QImage, QPainter, QPaintEvent, QResizeEvent
+from PyQt6.QtCore import QRect, QSize, Qt, QTimer
+from PyQt6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
 
@@ -53,6 +53,15 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setMinimumSize(320, 180)
+        self._flash_until = 0.0
+        self.flashes = 0
+
+    def flash(self, seconds: float = 0.25) -> None:
+        """A brief white frame around the picture: the camera-shutter cue of a snapshot."""
+        self._flash_until = time.monotonic() + seconds
+        self.flashes += 1
+        self.update()
+        QTimer.singleShot(int(seconds * 1000) + 20, self.update)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
         return QSize(960, 540)
@@ -95,3 +104,6 @@ class VideoView(QWidget):
         qimage = QImage(image.data, image.shape[1], image.shape[0], image.strides[0], QImage.Format.Format_RGB32)
         qimage.setDevicePixelRatio(ratio)
         painter.drawImage(target.topLeft(), qimage)
+        if time.monotonic() < self._flash_until:
+            painter.setPen(QPen(QColor(255, 255, 255), 8))
+            painter.drawRect(target.adjusted(4, 4, -4, -4))

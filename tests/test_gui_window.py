@@ -243,6 +243,32 @@ def test_snapshot_saves_annotated_raw_and_mask(window, qtbot, gui_clip, tmp_path
     assert annotated.parent == tmp_path / "recordings" / "snapshots"
     assert cv2.imread(str(raw)).shape == (500, 574, 3) and cv2.imread(str(annotated)).shape == (500, 574, 3)
     assert set(np.unique(cv2.imread(str(mask), cv2.IMREAD_UNCHANGED))) <= {0, 255}
+    # visible feedback: the view flashes and the banner names the file
+    qtbot.waitUntil(lambda: window.banner.key == "snapshot", timeout=WAIT_MS)
+    assert str(annotated) in window.banner.text and window.view.flashes == 1
+
+
+def test_recording_saved_message_is_shown_whole(window, qtbot, gui_clip, tmp_path):
+    open_and_wait(window, qtbot, str(gui_clip))
+    target = tmp_path / ("a_rather_long_folder_name_for_procedures_" * 3) / "recording.mp4"
+    recorder = window.start_recording(target)
+    qtbot.waitUntil(lambda: recorder.frames_fed >= 5, timeout=WAIT_MS)
+    with qtbot.waitSignal(recorder.finished, timeout=WAIT_MS):
+        window.stop_recording()
+    qtbot.waitUntil(lambda: window.banner.key == "recording", timeout=WAIT_MS)
+    assert f"Recording saved: {target}" in window.banner.text and window.banner.label.wordWrap()
+
+
+def test_colour_button_label_is_legible_on_any_colour(window):
+    from PyQt6.QtGui import QColor
+
+    for colour, ink in (("#00ff66", "#000"), ("#202080", "#fff"), ("#ffff00", "#000")):
+        window.controls.set_color(colour)
+        style = window.controls.color_button.styleSheet()
+        assert f"background:{colour}" in style and f"color:{ink}" in style and "border:" in style
+        c = QColor(colour)
+        luma = 0.299 * c.red() + 0.587 * c.green() + 0.114 * c.blue()
+        assert abs(luma - (0 if ink == "#000" else 255)) > 100  # the label stands out from its swatch
 
 
 def test_export_whole_file_completes_or_cancels_without_leftovers(window, qtbot, gui_clip, tmp_path):
