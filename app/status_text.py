@@ -38,10 +38,11 @@ def refresh_status(window) -> None:
         f"{_ms(display, 'video')}, outline (a frame's analysis on screen) {_ms(display, 'overlay')}; "
         f"engine read→result {_ms(stats['stages'], 'latency')}",
     )
-    skipped = stats["dropped_frames"] + session.bridge.coalesced
+    coalesced = window.bridge.coalesced
+    skipped = stats["dropped_frames"] + coalesced
     status.set_text("dropped", f"Skipped {skipped}" if skipped else "No frame skipped",
                     f"frames not analysed (the engine was busy): {stats['dropped_frames']}; "
-                    f"frames not painted (the display was busy): {session.bridge.coalesced}")
+                    f"frames not painted (the display was busy): {coalesced}")
     segmenter = pipeline.processor.segmenter
     status.set_text("model", f"Model {segmenter.name}",
                     f"{segmenter.name} {segmenter.input_size}×{segmenter.input_size} {segmenter.input_dtype}")
@@ -49,7 +50,7 @@ def refresh_status(window) -> None:
     status.set_text("crf", "Outline refinement on" if crf.enabled else "Outline refinement off",
                     f"ConvCRF {'on' if crf.enabled else 'off'} ({crf.iterations} mean-field iterations)")
     overlay_ms = display.get("overlay", {}).get("median", 0.0)
-    session.compositor.readout = format_readout(stats["engine_fps"], overlay_ms, crf.enabled)
+    window.live.set_overlay(readout=format_readout(stats["engine_fps"], overlay_ms, crf.enabled))
     if pipeline.error and not pipeline.running and window.banner.key != "engine":
         window.banner.show_message(
             "error", f"The analysis stopped: {pipeline.error}. The video is not being analysed; Retry restarts it.",

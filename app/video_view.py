@@ -1,7 +1,7 @@
 """The video area: the newest composed frame, scaled to the widget with its aspect ratio kept.
 
 Why frames arrive pre-scaled: the capture thread resizes each composed frame to the view's current
-device-pixel size and converts it to Qt's native 32-bit layout (`prepare`), so painting on the GUI
+device-pixel size and converts it to Qt's native 32-bit layout (engine/presenter.py), so painting on the GUI
 thread is a plain blit whatever the source resolution. A frame prepared for an older size (the
 window was just resized) is rescaled here once.
 """
@@ -17,28 +17,13 @@ from PyQt6.QtCore import QRect, QSize, Qt, QTimer
 from PyQt6.QtGui import QColor, QImage, QPainter, QPaintEvent, QPen, QResizeEvent
 from PyQt6.QtWidgets import QSizePolicy, QWidget
 
-
-def fit_size(image_w: int, image_h: int, area_w: int, area_h: int) -> tuple[int, int]:
-    """The largest (w, h) with the image's aspect ratio inside the area."""
-    if min(image_w, image_h, area_w, area_h) <= 0:
-        return 0, 0
-    scale = min(area_w / image_w, area_h / image_h)
-    return max(1, round(image_w * scale)), max(1, round(image_h * scale))
+from engine.presenter import fit_size
 
 
 def fit_rect(image_w: int, image_h: int, area: QRect) -> QRect:
     """The largest rectangle of the image's aspect ratio centred in `area`."""
     w, h = fit_size(image_w, image_h, area.width(), area.height())
     return QRect(area.x() + (area.width() - w) // 2, area.y() + (area.height() - h) // 2, w, h)
-
-
-def prepare(image_bgr: np.ndarray, area: tuple[int, int]) -> np.ndarray:
-    """BGR frame → BGRA (QImage.Format_RGB32 bytes) fitted into `area` device pixels; any thread."""
-    height, width = image_bgr.shape[:2]
-    size = fit_size(width, height, *area)
-    if size[0] and size != (width, height):
-        image_bgr = cv2.resize(image_bgr, size, interpolation=cv2.INTER_LINEAR)
-    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2BGRA)
 
 
 class VideoView(QWidget):

@@ -91,8 +91,8 @@ class FrameProcessor:
                 prob = self._crf_for(config).refine(prob, out.image, config.crf.iterations)
         post = config.postprocess
         with timed(timings, "postprocess"):
-            self.smoother.alpha = post.smoothing_alpha if post.smoothing else 0.0
-            prob = self.smoother.apply(prob, frame.index)
+            self.smoother.alpha = post.smoothing_alpha if post.smoothing and not frame.reanalysis else 0.0
+            prob = prob if frame.reanalysis else self.smoother.apply(prob, frame.index)
             prob_frame = self.segmenter.to_frame(prob, frame.image.shape, out.content)
             mask, regions = self.extractor.extract(prob_frame, post.threshold, post.min_area_frac)
         area = None
@@ -105,7 +105,8 @@ class FrameProcessor:
             settings = tracker_settings(config)
             if settings != self.tracker.settings:
                 self.tracker.configure(settings)
-            polyps = self.tracker.update(regions, frame.index)
+            # a re-analysis shows the new settings' regions without adding to the tracks' history
+            polyps = self.tracker.peek(regions) if frame.reanalysis else self.tracker.update(regions, frame.index)
         engine_fps = self.fps_meter.tick()
         annotated = None
         with timed(timings, "overlay"):
@@ -192,6 +193,17 @@ class Pipeline:
     def running(self) -> bool:
         return self._engine.is_alive()
 
+    def reanalyse(self, frame: Frame) -> bool:
+        """Analyse `frame` again with the current settings (a still picture after a change).
+
+        The frame goes through the same slot as a captured one, so its result reaches every
+        listener in order. False when the engine is not running (nothing to re-run it).
+        """
+        if not self.running:
+            return False
+        self.slot.put(replace(frame, reanalysis=True))
+        return True
+
     def wait_until_done(self, timeout: float | None = None) -> bool:
         """Wait for a file source to end and the engine to drain; True if it finished."""
         self.capture.join(timeout)
@@ -212,10 +224,11 @@ class Pipeline:
                 if not self.capture.is_alive() and self.capture.ident is not None:
                     break  # source finished and the slot is empty
                 continue
-            if frame.index <= self._last_index:
-                self.processor.reset()  # seek back or loop: temporal state no longer applies
-            # (a forward jump from dropped frames or a seek is judged by the smoother itself)
-            self._last_index = frame.index
+            if not frame.reanalysis:
+                if frame.index <= self._last_index:
+                    self.processor.reset()  # seek back or loop: temporal state no longer applies
+                # (a forward jump from dropped frames or a seek is judged by the smoother itself)
+                self._last_index = frame.index
             try:
                 result = self.processor.process(
                     frame, self.settings.current, draw=self.draw, dropped=self.slot.dropped

@@ -94,6 +94,8 @@ class ProcedureRecord:
             self._add(result)
 
     def _add(self, result: Result) -> None:
+        if result.frame.reanalysis:
+            return  # the same frame again after a settings change: not another frame of the procedure
         self.frames += 1
         t, index = result.frame.pts_s, result.frame.index
         self.last_s = max(self.last_s, t)

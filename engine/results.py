@@ -37,6 +37,7 @@ class Frame:
     image: np.ndarray  # HxWx3 BGR uint8
     pts_s: float = 0.0  # presentation time in the source, seconds
     prepared: Any = field(default=None, repr=False, compare=False)  # model input made on the capture thread
+    reanalysis: bool = False  # the same frame analysed again after a settings change (no new history)
 
     @property
     def size(self) -> tuple[int, int]:

@@ -171,6 +171,22 @@ class PolypTracker:
         polyps.sort(key=lambda p: (-p.area, p.box[1], p.box[0]))
         return tuple(polyps)
 
+    def peek(self, regions: Sequence[Polyp]) -> tuple[Polyp, ...]:
+        """This frame's regions labelled by the tracks they match, without changing any track.
+
+        For a re-analysis of the frame on screen (a setting changed while paused): what it shows
+        must not count as another frame of evidence.
+        """
+        pairs = dict((r, t) for t, r in match([t.box for t in self.tracks], [r.box for r in regions]))
+        polyps = []
+        for r, region in enumerate(regions):
+            track = self.tracks[pairs[r]] if r in pairs else None
+            polyps.append(dataclasses.replace(region, id=track.id, alert=track.alert,
+                                              track_confidence=track.confidence) if track else
+                          dataclasses.replace(region, id=0, alert=False, track_confidence=0.0))
+        polyps.sort(key=lambda p: (-p.area, p.box[1], p.box[0]))
+        return tuple(polyps)
+
     def _follow(self, track: Track, region: Polyp, gap: int, frame_index: int) -> Track:
         step = (_centre(region.box) - _centre(track.box)) / gap
         track.velocity = _VELOCITY_MEMORY * track.velocity + (1 - _VELOCITY_MEMORY) * step

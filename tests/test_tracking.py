@@ -60,8 +60,10 @@ def test_a_short_blip_never_becomes_an_alert_with_the_defaults(blip, config):
     assert alerts == [False] * blip
     steady = PolypTracker(tracker_settings(config))
     flags = [p.alert for i in range(8) for p in _step(steady, i, (50, 40, 25, 0.99))]
-    hits = config.tracking.hits
-    assert flags == [False] * (hits - 1) + [True] * (8 - hits + 1)  # a steady polyp: alert at its `hits`-th frame
+    t = config.tracking
+    first = next(n for n in range(t.hits, 9) if min(n, t.window) * 0.99 / t.window >= t.on_confidence)
+    assert flags == [False] * (first - 1) + [True] * (8 - first + 1)  # a steady polyp: alert once both hold
+    assert first <= 5  # within 5 frames (200 ms at 25 fps)
 
 
 def test_confidence_is_the_mean_peak_over_the_window_with_hysteresis():
@@ -101,3 +103,14 @@ def test_settings_are_checked():
         TrackerSettings(hits=6, window=5)
     with pytest.raises(ValueError, match="keep"):
         TrackerSettings(on=0.3, keep=0.5)
+
+
+def test_peek_labels_regions_without_adding_history():
+    tracker = PolypTracker(TrackerSettings(hits=2, window=4, on=0.3, keep=0.2))
+    for i in range(3):
+        _step(tracker, i, (40, 40, 30, 0.9))
+    before = [(t.id, list(t.peaks), t.alert) for t in tracker.tracks]
+    _, regions = PolypExtractor().extract(_frame((41, 40, 30, 0.9), (120, 90, 20, 0.9)), 0.5, 0.0)
+    peeked = tracker.peek(regions)
+    assert [(p.id, p.alert) for p in peeked] == [(1, True), (0, False)]  # known polyp, and a candidate
+    assert [(t.id, list(t.peaks), t.alert) for t in tracker.tracks] == before

@@ -1,9 +1,9 @@
-"""Live recording and snapshots, written off the GUI thread.
+"""Live recording and snapshots (Qt-free): a writer thread behind a bounded queue, never blocking its feeder.
 
-Why a writer thread: H.264 encoding of 720p takes milliseconds per frame; the capture thread feeds
-every composed frame (so the clip has every frame read while recording, at the source's fps) into a
-bounded queue and never waits. A write error (disk full) stops the recording, keeps what was
-written (the MP4 is fragmented, so it plays), and is reported by signal for the banner.
+Frames arrive from the engine thread as exact (frame, its own result) pairs, stamped with the time
+the frame was read; the file's clock is that capture clock, so frames the engine skipped leave a
+gap of the right length and a camera's real rate is kept. `stop()` never blocks (a full queue or a
+dead writer cannot freeze the caller) and `wait()` is bounded.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ import contextlib
 import queue
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import QObject, pyqtSignal
 
 from engine.config import RecorderConfig
 from engine.errors import RecorderError
@@ -35,17 +35,19 @@ def timestamped(folder: str | Path, prefix: str, suffix: str) -> Path:
     return path
 
 
-class ClipRecorder(QObject):
-    """One recording: `feed` from any thread, `stop` from the GUI; signals arrive on the GUI thread."""
+class LiveRecorder:
+    """One recording: `feed` from any thread, `stop` from any thread; outcomes through the callbacks.
 
-    finished = pyqtSignal(str, int)  # path, frames written
-    failed = pyqtSignal(str)  # message
+    ``on_finished(path, frames)`` and ``on_failed(message)`` run on the writer thread.
+    """
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, config: RecorderConfig):
-        super().__init__()
+    def __init__(self, path: Path, width: int, height: int, fps: float, config: RecorderConfig,
+                 on_finished: Callable[[str, int], None] | None = None,
+                 on_failed: Callable[[str], None] | None = None):
         self.path = Path(path)
         self._recorder = Recorder(self.path, width, height, fps, config)  # raises RecorderError
         self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(QUEUE_FRAMES)
+        self.on_finished, self.on_failed = on_finished, on_failed
         self._accepting = True
         self._stopping = False
         self.started = time.monotonic()
@@ -64,11 +66,7 @@ class ClipRecorder(QObject):
         return time.monotonic() - self.started
 
     def feed(self, image: np.ndarray, capture_time: float | None = None) -> None:
-        """Queue one frame read at `capture_time` (monotonic seconds); any thread, never blocks.
-
-        The file's clock is the wall clock of capture: frames the engine skipped leave a gap of the
-        right length instead of shortening the recording, and a camera's real rate is kept.
-        """
+        """Queue one frame read at `capture_time` (monotonic seconds); any thread, never blocks."""
         if not self._accepting:
             return
         try:
@@ -78,7 +76,7 @@ class ClipRecorder(QObject):
             self.dropped += 1
 
     def stop(self) -> None:
-        """Finish asynchronously: `finished` (or `failed`) follows once the queue is written. Never blocks."""
+        """Finish asynchronously: `on_finished` (or `on_failed`) follows once the queue is written."""
         if not self._stopping:
             self._stopping = True
             self._accepting = False
@@ -93,12 +91,10 @@ class ClipRecorder(QObject):
     def _next(self) -> tuple[np.ndarray, float] | None:
         while True:
             try:
-                item = self._queue.get(timeout=0.2)
+                return self._queue.get(timeout=0.2)
             except queue.Empty:
                 if self._stopping:
                     return None
-                continue
-            return item
 
     def _run(self) -> None:
         first: float | None = None
@@ -116,12 +112,14 @@ class ClipRecorder(QObject):
             except RecorderError as exc:
                 self._fail(str(exc))
                 return
-            self.finished.emit(str(self.path), self.frames_written)
+            if self.on_finished:
+                self.on_finished(str(self.path), self.frames_written)
 
     def _fail(self, message: str) -> None:
         self.error = message
         self._accepting = False
-        self.failed.emit(message)
+        if self.on_failed:
+            self.on_failed(message)
 
 
 def save_snapshot(folder: str | Path, index: int, annotated: np.ndarray, raw: np.ndarray, mask: np.ndarray) -> Path:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.compositor import MAX_STALE_S, Compositor
 from engine.config import OverlayConfig
+from engine.presenter import MAX_STALE_S, Compositor
 from engine.results import Frame, Polyp, Result
 
 FPS = 25.0

@@ -1,7 +1,7 @@
-"""Draws the latest result's polyps onto the newest frame, and says when they are stale.
+"""The presenter: the newest result drawn on the newest frame, scaled for display; stale marked.
 
-Why here and not in the engine: the display runs at the source's rate while inference runs at its
-own rate, and display never waits for inference. Each captured frame gets the newest result
+The display runs at the source's rate while inference runs at its own rate, and display never
+waits for inference (engine/live.py wires this on the capture thread). Each captured frame gets the newest result
 available. That result normally belongs to the frame before (the one-frame lag inherent in not
 waiting): it is drawn normally, and the corner readout states the overlay's latency in ms. A result
 further behind (the engine is slow or stalled) is drawn marked stale, greyed with a "stale" tag,
@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from engine.config import OverlayConfig
@@ -22,6 +24,37 @@ from engine.results import Frame, Result
 
 MAX_STALE_S = 1.0  # an overlay older than this would point at tissue that has moved on
 CURRENT_LAG_FRAMES = 1  # the pipeline's own one-frame lag: not flagged on the image (the readout says it)
+
+
+def fit_size(image_w: int, image_h: int, area_w: int, area_h: int) -> tuple[int, int]:
+    """The largest (w, h) with the image's aspect ratio inside the area."""
+    if min(image_w, image_h, area_w, area_h) <= 0:
+        return 0, 0
+    scale = min(area_w / image_w, area_h / image_h)
+    return max(1, round(image_w * scale)), max(1, round(image_h * scale))
+
+
+def scale_for_display(image_bgr: np.ndarray, area: tuple[int, int]) -> np.ndarray:
+    """BGR frame → BGRA (the 32-bit layout a screen blits) fitted into `area` device pixels; any thread.
+
+    Why here: scaling a 1080p frame costs milliseconds; done on the capture thread, painting on the
+    GUI thread is a plain blit whatever the source resolution.
+    """
+    height, width = image_bgr.shape[:2]
+    size = fit_size(width, height, *area)
+    if size[0] and size != (width, height):
+        image_bgr = cv2.resize(image_bgr, size, interpolation=cv2.INTER_LINEAR)
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2BGRA)
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A frame as the display gets it: raw, composed (BGR, frame size) and scaled for the screen."""
+
+    frame: Frame
+    image: np.ndarray
+    display: np.ndarray
+    result: Result | None = None  # whose overlay is drawn (None: no overlay)
 
 
 class Compositor:

@@ -1,0 +1,68 @@
+"""The live recorder (Qt-free): real time stamps, and a stop that can neither block nor hang."""
+
+from __future__ import annotations
+
+import threading
+
+import av
+import numpy as np
+import pytest
+
+from engine.config import RecorderConfig
+from engine.live_recorder import QUEUE_FRAMES, LiveRecorder
+
+from conftest import wait_until
+
+
+def test_live_recording_keeps_the_capture_clock(tmp_path):
+    path = tmp_path / "live.mp4"
+    done = []
+    recorder = LiveRecorder(path, 64, 48, 25.0, RecorderConfig(), on_finished=lambda p, n: done.append((p, n)))
+    times = [100.0, 100.04, 100.08, 100.32, 100.36, 101.0]  # the engine skipped frames, then a stall
+    for i, t in enumerate(times):
+        recorder.feed(np.full((48, 64, 3), 30 * i, np.uint8), t)
+    recorder.stop()
+    assert recorder.wait(20)
+    assert done == [(str(path), 6)]
+    with av.open(str(path)) as container:
+        shown = [float(f.pts * f.time_base) for f in container.decode(video=0)]
+    assert np.diff(shown) == pytest.approx(np.diff(times), abs=1e-3)
+
+
+def test_stop_returns_at_once_with_a_full_queue_and_a_stuck_writer(tmp_path):
+    done = []
+    recorder = LiveRecorder(tmp_path / "stuck.mp4", 64, 48, 25.0, RecorderConfig(),
+                            on_finished=lambda p, n: done.append(n))
+    release = threading.Event()
+    real_write = recorder._recorder.write
+
+    def stuck(image, time_s=None):
+        release.wait(30)
+        real_write(image, time_s)
+
+    recorder._recorder.write = stuck
+    for i in range(QUEUE_FRAMES + 10):
+        recorder.feed(np.zeros((48, 64, 3), np.uint8), 100.0 + i / 25)
+    assert recorder.dropped >= 9  # the queue is full: frames are dropped and counted, never blocking
+    recorder.stop()  # must not block on the full queue (this line used to hang)
+    assert recorder.wait(timeout=0.3) is False  # the writer is still stuck: the caller is not
+    release.set()
+    wait_until(lambda: bool(done), 30)
+    assert recorder.wait(timeout=5) and done[0] == recorder.frames_fed
+
+
+def test_a_failing_write_reports_once_and_keeps_what_was_written(tmp_path):
+    failures = []
+    recorder = LiveRecorder(tmp_path / "r.mp4", 64, 48, 25.0, RecorderConfig(), on_failed=failures.append)
+
+    def broken(image, time_s=None):
+        from engine.errors import RecorderError
+
+        raise RecorderError("recording stopped: disk full")
+
+    recorder._recorder.write = broken
+    recorder.feed(np.zeros((48, 64, 3), np.uint8), 1.0)
+    recorder.feed(np.zeros((48, 64, 3), np.uint8), 1.04)
+    recorder.stop()
+    assert recorder.wait(10)
+    assert failures == ["recording stopped: disk full"]
