@@ -51,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--realtime", action="store_true", help="pace the clip at its fps instead of max speed")
     bench.add_argument("--no-crf", action="store_true", help="disable the ConvCRF stage")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--record", metavar="OUT.mp4", help="also record while measuring (the window's recorder)")
     bench.add_argument("--keras", action="store_true",
                        help="also time the Keras float model (imports TensorFlow; training installs only)")
 
@@ -85,7 +86,7 @@ def _run(args: argparse.Namespace) -> int:
         keras_timer = None
         if args.keras:  # TensorFlow costs ~600 MB and start-up noise: only when asked for
             from training.bench_keras import keras_inference_fps as keras_timer
-        report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_timer)
+        report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_timer, args.record)
         print(json.dumps(report, indent=None) if args.json else format_report(report))
         if report["engine_error"]:
             print(f"error: {report['engine_error']}", file=sys.stderr)

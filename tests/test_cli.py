@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -146,5 +147,10 @@ def test_bench_json_has_the_promised_fields(config_file, real_clip):
     for key in ("inference_fps", "pipeline_fps", "latency_ms_p50", "latency_ms_p95", "dropped_frames", "peak_rss_mb"):
         assert isinstance(report[key], (int, float)), key
     assert report["inference_fps"] > 0 and report["pipeline_fps"] > 0
-    assert {"segment", "crf", "postprocess", "overlay"} <= set(report["stage_ms"])
+    assert {"segment", "crf", "postprocess", "tracking", "image_area"} <= set(report["stage_ms"])
     assert report["latency_ms_p50"] <= report["latency_ms_p95"]
+    # the window's topology: the presenter composed every frame read; the engine's overlay stage is idle
+    assert "engine/live.py" in report["topology"] and report["stage_ms"]["overlay"] < 0.05
+    assert report["read_to_presented_ms_p50"] <= report["read_to_presented_ms_p95"]
+    assert 0.0 < report["analysed_share"] <= 1.0 and report["frames_processed"] <= report["frames_read"]
+    assert 0.0 < report["cpu_percent"] <= 100.0 * os.cpu_count()
