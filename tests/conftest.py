@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+# LGPS_TEST_DATA points the tests elsewhere (e.g. an empty folder: the suite as it runs without ../shared)
+DATA = Path(os.environ.get("LGPS_TEST_DATA", ROOT.parent / "shared" / "data"))
 SHIPPED_MODEL = ROOT / "assets" / "lgps_int8.tflite"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

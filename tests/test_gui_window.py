@@ -30,7 +30,8 @@ from engine.sources import FrameSource, VideoFileSource  # noqa: E402
 pytestmark = [pytest.mark.gui, pytest.mark.data]
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT.parent / "shared" / "data"
+from conftest import DATA  # noqa: E402
+
 COLONDB = DATA / "cvc-colondb"
 WAIT_MS = 20000  # generous: other agents may be training on the same two cores
 CLIP_FPS = 25
@@ -48,10 +49,23 @@ def gui_model(tmp_path_factory) -> Path:
     return export_untrained(tmp_path_factory.mktemp("model") / "m.tflite")
 
 
+def _demo_images(limit: int) -> list[np.ndarray]:
+    """The generated demo clip's frames: the window's tests run even where ../shared is absent."""
+    from engine.demo import demo_clip_path
+    from engine.sources import open_source
+
+    source, images = open_source(str(demo_clip_path())), []
+    while len(images) < limit and (item := source.read()) is not None:
+        images.append(item[2])
+    source.close()
+    return images
+
+
 def _sequence_images(limit: int) -> list[np.ndarray]:
-    """Consecutive frames of the longest CVC-ColonDB sequence that fits `limit` (one real video)."""
+    """Consecutive frames of the longest CVC-ColonDB sequence that fits `limit` (one real video);
+    the generated demo clip where the datasets are absent."""
     if not (COLONDB / "sequences.csv").is_file():
-        pytest.skip(f"real dataset not available at {COLONDB} (needs ../shared/data)")
+        return _demo_images(limit)
     with open(COLONDB / "sequences.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     by_sequence: dict[str, list[str]] = {}
@@ -59,6 +73,11 @@ def _sequence_images(limit: int) -> list[np.ndarray]:
         by_sequence.setdefault(row["sequence"], []).append(row["frame"])
     frames = max(by_sequence.values(), key=len)[:limit]
     return [cv2.imread(str(COLONDB / "images" / f"{name}.jpg")) for name in frames]
+
+
+def _needs_a_real_polyp() -> None:
+    if not (COLONDB / "sequences.csv").is_file():
+        pytest.skip(f"needs a real polyp for the model to alert on: {COLONDB} is not available")
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +175,11 @@ def test_frames_are_displayed_scaled_with_status(window, qtbot, gui_clip, real_i
     from app.video_view import fit_rect
 
     target = fit_rect(shown.frame.image.shape[1], shown.frame.image.shape[0], window.view.rect())
-    assert abs(target.width() / target.height() - 574 / 500) < 0.01  # aspect ratio kept
+    height, width = real_images[0].shape[:2]
+    assert abs(target.width() / target.height() - width / height) < 0.01  # aspect ratio kept
     qtbot.waitUntil(lambda: "frames/s" in window.status.fields["engine"].text(), timeout=WAIT_MS)
     text = window.status.text()
-    assert "574×500 at 25 fps" in text and "Outline refinement on" in text and "Delay: video" in text
+    assert f"{width}×{height} at 25 fps" in text and "Outline refinement on" in text and "Delay: video" in text
     assert window.status.fields["model"].toolTip().endswith("int8")  # details on hover
     assert "read→shown" in window.status.fields["latency"].toolTip()
     qtbot.waitUntil(lambda: "ms" in window.status.fields["latency"].text().split("video")[1], timeout=WAIT_MS)
@@ -229,7 +249,8 @@ def test_recording_writes_a_playable_clip_with_every_frame(window, qtbot, gui_cl
     assert written == recorder.frames_fed and recorder.dropped == 0
     with av.open(path) as container:
         stream = container.streams.video[0]
-        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", 574, 500)
+        info = window.session.info
+        assert (stream.codec_context.name, stream.width, stream.height) == ("h264", info.width, info.height)
         # the capture clock: a file paced at 25 fps records at 25 fps, give or take the pacing jitter
         assert float(stream.average_rate) == pytest.approx(CLIP_FPS, abs=0.5)
         assert sum(1 for _ in container.decode(stream)) == written
@@ -244,7 +265,8 @@ def test_snapshot_saves_annotated_raw_and_mask(window, qtbot, gui_clip, tmp_path
     raw = annotated.with_name(annotated.name.replace("_annotated", "_raw"))
     mask = annotated.with_name(annotated.name.replace("_annotated", "_mask"))
     assert annotated.parent == tmp_path / "recordings" / "snapshots"
-    assert cv2.imread(str(raw)).shape == (500, 574, 3) and cv2.imread(str(annotated)).shape == (500, 574, 3)
+    size = window.session.info.height, window.session.info.width, 3
+    assert cv2.imread(str(raw)).shape == size and cv2.imread(str(annotated)).shape == size
     assert set(np.unique(cv2.imread(str(mask), cv2.IMREAD_UNCHANGED))) <= {0, 255}
     # visible feedback: the view flashes and the banner names the file
     qtbot.waitUntil(lambda: window.banner.key == "snapshot", timeout=WAIT_MS)
@@ -527,6 +549,7 @@ def test_display_keeps_the_source_rate_when_inference_is_slow(window, qtbot, gui
 
 
 def test_findings_list_fills_and_a_click_seeks_the_file_to_the_polyp(window, qtbot, gui_clip):
+    _needs_a_real_polyp()
     open_and_wait(window, qtbot, str(gui_clip))
     qtbot.waitUntil(lambda: window.findings.list.count() >= 1, timeout=WAIT_MS)
     item = window.findings.list.item(0)
@@ -540,6 +563,7 @@ def test_findings_list_fills_and_a_click_seeks_the_file_to_the_polyp(window, qtb
 
 
 def test_procedure_record_is_written_when_the_source_changes(window, qtbot, gui_clip, gui_config):
+    _needs_a_real_polyp()
     open_and_wait(window, qtbot, str(gui_clip))
     qtbot.waitUntil(lambda: bool(window.session.record.findings), timeout=WAIT_MS)
     found = {f.id for f in window.session.record.snapshot()}
@@ -556,6 +580,7 @@ def test_procedure_record_is_written_when_the_source_changes(window, qtbot, gui_
 
 @pytest.mark.parametrize("sound", [True, False])
 def test_alert_cue_sounds_only_when_switched_on(qtbot, gui_config, gui_clip, tmp_path, sound):
+    _needs_a_real_polyp()
     from app.main_window import MainWindow
 
     win = MainWindow(gui_config.replace("app", alert_sound=sound), settings_path=tmp_path / "s.ini", remember=False)
