@@ -464,12 +464,28 @@ def test_end_of_file_then_play_and_seek_reopen_it(window, qtbot, gui_clip):
     window.apply_setting("capture", "speed", 4.0)
     open_and_wait(window, qtbot, str(gui_clip), frames=1)
     qtbot.waitUntil(lambda: not window.session.pipeline.capture.is_alive(), timeout=WAIT_MS)
-    assert "End of file" in window.statusBar().currentMessage()
+    # the "ended" state reaches the GUI as a queued signal: wait for it, never read it early
+    qtbot.waitUntil(lambda: "End of file" in window.statusBar().currentMessage(), timeout=WAIT_MS)
     window.seek(20)  # after the end: reopens paused on that frame
     qtbot.waitUntil(lambda: window.shown is not None and window.shown.frame.index == 20, timeout=WAIT_MS)
     assert window.session.pipeline.capture.paused
     window.toggle_play()
     qtbot.waitUntil(lambda: window.shown.frame.index > 25, timeout=WAIT_MS)
+
+
+def test_a_missing_model_is_named_in_the_banner_not_blamed_on_the_source(qtbot, gui_config, gui_clip, tmp_path):
+    from app.main_window import MainWindow
+
+    config = gui_config.replace("segmenter", model=str(tmp_path / "gone.tflite"))
+    win = MainWindow(config, settings_path=tmp_path / "s.ini", remember=False)
+    qtbot.addWidget(win)
+    try:
+        win.open_source(str(gui_clip))
+        qtbot.waitUntil(lambda: win.banner.key == "source", timeout=WAIT_MS)
+        assert win.banner.text.startswith("Cannot load the model: model file not found")
+        assert "Cannot open the source" not in win.banner.text
+    finally:
+        win.close()
 
 
 def test_dropping_a_file_opens_it(window, qtbot, gui_clip):
