@@ -129,7 +129,7 @@ def export_clip(
                         _write_event(events, result, events_path)
                     if record:
                         record.add(result)
-                    if masks and not cv2.imwrite(str(masks / f"{index:06d}.png"), result.mask):
+                    if masks and not cv2.imwrite(str(masks / f"{index:06d}.png"), result.frame_mask()):
                         raise RecorderError(f"cannot write mask {masks / f'{index:06d}.png'}")
                     written += 1
                     if bar:

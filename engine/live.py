@@ -423,7 +423,7 @@ class LiveSession:
         if result is None:
             raise LGPSError("no analysed frame yet")
         annotated = session.compositor.compose_exact(result)
-        return save_snapshot(folder, result.frame.index, annotated, result.frame.image, result.mask)
+        return save_snapshot(folder, result.frame.index, annotated, result.frame.image, result.frame_mask())
 
     # -- the end -----------------------------------------------------------------------------------
     def stop(self, timeout: float = 10.0) -> None:

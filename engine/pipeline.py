@@ -19,7 +19,8 @@ from engine.config import Config
 from engine.convcrf import ConvCRF, effective_crf
 from engine.image_area import ImageAreaTracker
 from engine.overlay import draw_overlay, format_readout
-from engine.postprocess import PolypExtractor, TemporalSmoother
+from engine.postprocess import TemporalSmoother
+from engine.regions import find_regions
 from engine.results import Frame, Result
 from engine.segmenter import Segmenter
 from engine.sources import CameraFormat, FrameSource, open_source
@@ -66,7 +67,6 @@ class FrameProcessor:
         self._crf_config = effective_crf(config)
         self.crf = ConvCRF(self._crf_config)
         self.smoother = TemporalSmoother(config.postprocess.smoothing_alpha)
-        self.extractor = PolypExtractor()
         self.tracker = PolypTracker(tracker_settings(config))
         self.image_area = ImageAreaTracker(config.postprocess.image_area_recheck)
         self.stats = RollingStats()
@@ -93,8 +93,9 @@ class FrameProcessor:
         with timed(timings, "postprocess"):
             self.smoother.alpha = post.smoothing_alpha if post.smoothing and not frame.reanalysis else 0.0
             prob = prob if frame.reanalysis else self.smoother.apply(prob, frame.index)
-            prob_frame = self.segmenter.to_frame(prob, frame.image.shape, out.content)
-            mask, regions = self.extractor.extract(prob_frame, post.threshold, post.min_area_frac)
+            # on the model grid, outlines at frame resolution around each region only (engine/regions.py)
+            found = find_regions(prob, out.content, frame.image.shape, post.threshold, post.min_area_frac)
+            regions = found
         area = None
         with timed(timings, "image_area"):
             if post.image_area:
@@ -116,9 +117,9 @@ class FrameProcessor:
                 annotated = draw_overlay(frame.image, polyps, config.overlay, readout=readout, image_area=area)
         timings["total"] = (time.perf_counter() - start) * 1000.0
         result = Result(
-            frame=frame, prob=prob_frame, mask=mask, polyps=polyps, timings_ms=timings,
+            frame=frame, prob=prob, mask=None, polyps=polyps, timings_ms=timings,
             result_time=time.monotonic(), annotated=annotated, dropped_frames=dropped,
-            engine_fps=engine_fps, image_area=area,
+            engine_fps=engine_fps, image_area=area, regions=found, content=out.content,
         )
         for name, value in timings.items():
             self.stats.add(name, value)

@@ -75,9 +75,10 @@ class PolypExtractor:
     """
 
     def extract(
-        self, prob: np.ndarray, threshold: float, min_area_frac: float
+        self, prob: np.ndarray, threshold: float, min_area_frac: float, min_area_px: int | None = None
     ) -> tuple[np.ndarray, tuple[Polyp, ...]]:
-        """Mask (HxW uint8 0/255) and one Polyp per region of at least min_area_frac of the frame.
+        """Mask (HxW uint8 0/255) and one Polyp per region of at least min_area_frac of the map
+        (or ``min_area_px`` pixels, when the map is a crop of a larger frame).
 
         Polyps come largest first. Pixels strictly above `threshold` are polyp.
         """
@@ -88,7 +89,7 @@ class PolypExtractor:
         # Labels alone are ~10x cheaper than labels with stats; each region's box comes from its
         # outer contour (the top level of RETR_CCOMP: one per 8-connected region, holes below).
         count, labels = cv2.connectedComponents(binary, connectivity=8, ltype=cv2.CV_32S)
-        min_area = max(1, math.ceil(min_area_frac * prob.size))
+        min_area = max(1, min_area_px if min_area_px is not None else math.ceil(min_area_frac * prob.size))
         if count > _MANY_REGIONS:  # speckle: drop the small regions in one vectorised pass first
             big = np.bincount(labels.ravel(), minlength=count) >= min_area
             big[0] = False

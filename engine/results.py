@@ -56,6 +56,7 @@ class Polyp:
     contour: np.ndarray = field(repr=False)  # Nx2 int32, frame coordinates: this frame's own outline
     alert: bool = True  # the track persisted long and surely enough to be shown as a finding
     track_confidence: float | None = None  # engine/tracking.py: mean peak probability over recent frames
+    local_mask: np.ndarray | None = field(default=None, repr=False, compare=False)  # uint8 0/255 over `box`
 
     @property
     def confidence(self) -> float:
@@ -79,8 +80,8 @@ class Result:
     """Everything the engine knows about one processed frame."""
 
     frame: Frame
-    prob: np.ndarray = field(repr=False)  # HxW float32 polyp probability at frame size (after CRF/smoothing)
-    mask: np.ndarray = field(repr=False)  # HxW uint8 0/255 after threshold and clean-up
+    prob: np.ndarray = field(repr=False)  # the model grid's float32 polyp probability (after CRF/smoothing)
+    mask: np.ndarray | None = field(repr=False)  # HxW uint8 0/255 when made; else see frame_mask()
     polyps: tuple[Polyp, ...]
     timings_ms: dict[str, float]  # per stage: segment, crf, postprocess, overlay, total
     result_time: float  # time.monotonic() when the result was published
@@ -88,6 +89,16 @@ class Result:
     dropped_frames: int = 0  # frames the engine skipped so far (latest-frame slot)
     engine_fps: float = 0.0
     image_area: np.ndarray | None = field(default=None, repr=False)  # Nx2 outline of the scope's image area
+    regions: tuple[Polyp, ...] = field(default=(), repr=False)  # every region found, before image area/tracking
+    content: tuple[int, int, int, int] | None = None  # the frame's place in the grid of `prob` (letterbox)
+
+    def frame_mask(self) -> np.ndarray:
+        """The full-frame mask (uint8 0/255) of every region found: made only when asked for."""
+        if self.mask is not None:
+            return self.mask
+        from engine.regions import paste_mask
+
+        return paste_mask(self.regions, self.frame.image.shape)
 
     @property
     def latency_ms(self) -> float:

@@ -33,7 +33,7 @@ def test_results_reach_every_listener_in_order_and_stop_is_clean(config, real_cl
     indices = [r.frame.index for r in first]
     assert indices == sorted(set(indices))
     result: Result = first[-1]
-    assert result.prob.shape == result.mask.shape == (500, 574)
+    assert result.prob.shape == (256, 256) and result.frame_mask().shape == (500, 574)  # no full-frame floats
     assert result.annotated.shape == (500, 574, 3)
     stages = sum(result.timings_ms[k] for k in ("segment", "crf", "postprocess", "overlay"))
     assert stages <= result.timings_ms["total"] <= result.latency_ms
@@ -58,11 +58,11 @@ def test_threshold_changes_apply_live(config, real_clip):
     pipeline.start()
     try:
         wait_until(lambda: len(results) >= 3)
-        assert all(not r.polyps and r.mask.max() == 0 for r in results)
+        assert all(not r.polyps and r.frame_mask().max() == 0 for r in results)
         pipeline.settings.update("postprocess", threshold=0.0, min_area_frac=0.0)
         mark = len(results)
         wait_until(lambda: len(results) >= mark + 3)
-        assert all(r.mask.max() == 255 for r in results[mark + 1 :])
+        assert all(r.frame_mask().max() == 255 for r in results[mark + 1 :])
     finally:
         pipeline.stop()
 
@@ -80,9 +80,8 @@ def test_crf_can_be_switched_off_live(config, real_clip):
     again = processor.process(frame, config.replace("crf", enabled=False))
     # the switch changes the analysis itself: with the CRF off the map is the model's raw output
     model_out = processor.segmenter.infer(image)
-    raw = processor.segmenter.to_frame(model_out.prob, image.shape, model_out.content)
-    assert np.array_equal(off.mask, again.mask)
-    assert np.allclose(again.prob, raw, atol=1e-6)
+    assert np.array_equal(off.frame_mask(), again.frame_mask())
+    assert np.allclose(again.prob, model_out.prob, atol=1e-6)
     assert not np.allclose(on.prob, off.prob, atol=1e-3)
 
 
