@@ -211,7 +211,7 @@ class MainWindow(QMainWindow):
                 "warning", f"{state.message}. Check the cable and the video source; the view resumes by itself.",
                 key="source",
             )
-        elif state.state == PLAYING and state.message == "reconnected":
+        elif state.message == "reconnected":  # playing, or still paused by the user
             self.banner.clear("source")
             self.statusBar().showMessage("Source reconnected", 5000)
         elif state.state == FAILED and self.live.current is not None:

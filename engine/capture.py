@@ -236,7 +236,7 @@ class CaptureThread(threading.Thread):
                     self.source = self._reopen()
                 else:
                     self.source.reopen()
-                self._set_status("playing", "reconnected")
+                self._set_status("paused" if self._paused else "playing", "reconnected")
                 return True
             except SourceError:
                 delay = min(ceiling, delay * 2)

@@ -44,7 +44,7 @@ OPENING, PLAYING, PAUSED, SEEKING = "opening", "playing", "paused", "seeking"
 ENDED, RECONNECTING, FAILED, STOPPED, IDLE = "ended", "reconnecting", "failed", "stopped", "idle"
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    IDLE: frozenset({OPENING}),
+    IDLE: frozenset({OPENING, STOPPED}),
     OPENING: frozenset({OPENING, PLAYING, PAUSED, SEEKING, FAILED, STOPPED}),
     PLAYING: frozenset({OPENING, PAUSED, SEEKING, ENDED, RECONNECTING, FAILED, STOPPED}),
     PAUSED: frozenset({OPENING, PLAYING, SEEKING, ENDED, RECONNECTING, FAILED, STOPPED}),
@@ -77,6 +77,7 @@ class LiveStateMachine:
     def __init__(self) -> None:
         self.current = LiveState(IDLE)
         self._seek_target: int | None = None
+        self._seek_from = -1
         self._resume_to = PLAYING
 
     @property
@@ -90,17 +91,21 @@ class LiveStateMachine:
         self.current = LiveState(state, message, position)
         return True
 
-    def seeking(self, target: int, paused: bool) -> bool:
-        """A seek to `target` started; the state returns to playing or paused once it is shown."""
-        self._seek_target, self._resume_to = target, PAUSED if paused else PLAYING
+    def seeking(self, target: int, paused: bool, from_index: int = -1) -> bool:
+        """A seek from `from_index` to `target` started; it ends (back to playing or paused) on the
+        first frame shown at or after the target that is not one already in flight from before."""
+        self._seek_target, self._seek_from, self._resume_to = target, from_index, PAUSED if paused else PLAYING
         return self.go(SEEKING, f"seeking to frame {target}", target)
 
     def frame_shown(self, index: int) -> bool:
         """A frame reached the display; True when that ends a seek."""
-        if self.state == SEEKING and self._seek_target is not None and index >= self._seek_target:
-            self._seek_target = None
-            return self.go(self._resume_to, "", index)
-        return False
+        target = self._seek_target
+        if self.state != SEEKING or target is None or index < target:
+            return False
+        if target < self._seek_from <= index:
+            return False  # a backward seek: this frame was read before the seek took effect
+        self._seek_target = None
+        return self.go(self._resume_to, "", index)
 
     def from_capture(self, status: CaptureStatus) -> bool:
         """The capture thread's status as a session state (a seek in flight absorbs play/pause)."""
@@ -191,8 +196,8 @@ class LiveSession:
         self._wanted = 0  # the newest open request; older ones are closed when they arrive
         self._threads: list[threading.Thread] = []
         self._serial = threading.Lock()  # one opener at a time: they share the processor's interpreter
+        self._lock = threading.RLock()  # current, the newest request and the state machine change together
         self._closing = threading.Event()
-        self._carry: ProcedureRecord | None = None
         self.finished_records: list[ProcedureRecord] = []  # records of sources closed, for the caller to write
 
     # -- state ---------------------------------------------------------------------------------
@@ -201,37 +206,44 @@ class LiveSession:
         return self.machine.current
 
     def _go(self, state: str, message: str = "", position: int = -1) -> None:
-        if self.machine.go(state, message, position):
-            self.on_state(self.machine.current)
+        with self._lock:
+            changed = self.machine.go(state, message, position)
+            current = self.machine.current
+        if changed:
+            self.on_state(current)
 
     # -- opening -------------------------------------------------------------------------------
     def open(self, source: str | FrameSource, *, start_at: int = 0, paused: bool = False) -> int:
         """Replace the current source; returns the request's number. Never blocks the caller."""
-        if self._closing.is_set():
-            return 0
         self.stop_recording()
-        same = source == self.spec and self.current is not None
-        old, self.current = self.current, None
-        if old is not None:
-            if same:
-                self._carry = old.record  # the same file reopened (after its end): one procedure, one record
-            else:
-                self.finished_records.append(old.record)
-        self.spec = source
-        generation = self._wanted = next(self._generations)
-        self._go(OPENING, f"opening {source if isinstance(source, str) else source.info.name}")
+        with self._lock:  # the newest request, the session it replaces and the state change: one step
+            if self._closing.is_set():
+                return 0
+            old, self.current = self.current, None
+            carry = None
+            if old is not None:
+                if source == self.spec:
+                    carry = old.record  # the same file reopened (after its end): one procedure, one record
+                else:
+                    self.finished_records.append(old.record)
+            self.spec = source
+            generation = self._wanted = next(self._generations)
+            self.machine.go(OPENING, f"opening {source if isinstance(source, str) else source.info.name}")
+            state = self.machine.current
+        self.on_state(state)
         thread = threading.Thread(target=self._open_worker, args=(generation, source, self.config, old,
-                                                                   start_at, paused),
+                                                                   start_at, paused, carry),
                                   name=f"lgps-open-{generation}", daemon=True)
         self._threads = [t for t in self._threads if t.is_alive()] + [thread]
         thread.start()
         return generation
 
     def _open_worker(self, generation: int, source, config: Config, old: SourceSession | None,
-                     start_at: int, paused: bool) -> None:
-        with self._serial:
+                     start_at: int, paused: bool, carry: ProcedureRecord | None) -> None:
+        with self._serial:  # one opener at a time: the previous one has published or given up
             if old is not None:
                 old.pipeline.stop()
+            frames = None
             try:
                 if self.processor is None:
                     self.processor = FrameProcessor(config)
@@ -239,47 +251,62 @@ class LiveSession:
                 self.processor.stats.reset()
                 frames = open_source(source, CameraFormat.of(config.capture)) if isinstance(source, str) else source
                 pipeline = Pipeline(config, frames, processor=self.processor, draw=False)
-            except LGPSError as exc:
-                self._opened_failed(generation, exc)
-                return
+                info = frames.info
+                record = carry or ProcedureRecord(source if isinstance(source, str) else info.name, info.fps,
+                                                  str(config.segmenter.model), settings_of(config))
+                compositor = Compositor(lambda: pipeline.settings.current.overlay)
+                compositor.show_overlay, compositor.readout = self.show_overlay, self.readout
+                session = SourceSession(pipeline, source if isinstance(source, str) else None, compositor,
+                                        record, generation)
+                wire(session, self.display_size, self._frame_from, self._result_from, self._status_from)
+                if paused:
+                    pipeline.capture.pause()
+                if start_at or paused:
+                    pipeline.capture.seek(start_at)  # while paused this shows that one frame
+                with self._lock:  # publish only if still wanted: a newer open or stop() may have come
+                    if generation != self._wanted or self._closing.is_set():
+                        frames.close()
+                        if carry is not None:
+                            self.finished_records.append(carry)
+                        return
+                    self.current = session
+                    if start_at:
+                        self.machine.seeking(start_at, paused)
+                    else:
+                        self.machine.go(PAUSED if paused else PLAYING, "", start_at)
+                    state = self.machine.current
+                    pipeline.start()
             except Exception as exc:  # a broken file must give a banner, not a dead window
-                log.exception("opening %s failed", source)
-                self._opened_failed(generation, LGPSError(f"{type(exc).__name__}: {exc}"))
+                if frames is not None and frames is not source:
+                    frames.close()
+                if carry is not None:
+                    self.finished_records.append(carry)
+                error = exc if isinstance(exc, LGPSError) else LGPSError(f"{type(exc).__name__}: {exc}")
+                if not isinstance(exc, LGPSError):
+                    log.exception("opening %s failed", source)
+                self._opened_failed(generation, error)
                 return
-            if generation != self._wanted or self._closing.is_set():  # replaced meanwhile: never start it
-                frames.close()
-                return
-            info = frames.info
-            record = self._carry or ProcedureRecord(source if isinstance(source, str) else info.name, info.fps,
-                                                    str(config.segmenter.model), settings_of(config))
-            self._carry = None
-            compositor = Compositor(lambda: pipeline.settings.current.overlay)
-            compositor.show_overlay, compositor.readout = self.show_overlay, self.readout
-            session = SourceSession(pipeline, source if isinstance(source, str) else None, compositor, record,
-                                    generation)
-            wire(session, self.display_size, self._frame_from, self._result_from, self._status_from)
-            if paused:
-                pipeline.capture.pause()
-            if start_at or paused:
-                pipeline.capture.seek(start_at)  # while paused this shows that one frame
-            self.current = session
-            self._go(PAUSED if paused else PLAYING, "", start_at)
-            if start_at:
-                self.machine.seeking(start_at, paused)
+            self.on_state(state)
             self.on_opened(info)
-            pipeline.start()
 
     def _opened_failed(self, generation: int, error: LGPSError) -> None:
-        if generation == self._wanted:
-            self._go(FAILED, str(error))
-            self.on_failed(error)
+        with self._lock:
+            if generation != self._wanted:
+                return
+            self.machine.go(FAILED, str(error))
+            state = self.machine.current
+        self.on_state(state)
+        self.on_failed(error)
 
     # -- what the pipeline threads report --------------------------------------------------------
     def _frame_from(self, session: SourceSession, shown: Shown) -> None:
-        if session is not self.current:
-            return  # a replaced pipeline never paints into the new one
-        if self.machine.frame_shown(shown.frame.index):
-            self.on_state(self.machine.current)
+        with self._lock:
+            if session is not self.current:
+                return  # a replaced pipeline never paints into the new one
+            ended_seek = self.machine.frame_shown(shown.frame.index)
+            state = self.machine.current
+        if ended_seek:
+            self.on_state(state)
         self.on_frame(shown)
 
     def _result_from(self, session: SourceSession, result: Result) -> None:
@@ -287,8 +314,13 @@ class LiveSession:
             self.on_result(result)
 
     def _status_from(self, session: SourceSession, status: CaptureStatus) -> None:
-        if session is self.current and self.machine.from_capture(status):
-            self.on_state(self.machine.current)
+        with self._lock:
+            if session is not self.current:
+                return
+            changed = self.machine.from_capture(status)
+            state = self.machine.current
+        if changed:
+            self.on_state(state)
 
     # -- replay ----------------------------------------------------------------------------------
     def _replayable(self) -> SourceSession | None:
@@ -330,8 +362,12 @@ class LiveSession:
         if not capture.is_alive():
             self.open(self.spec, start_at=index, paused=True)
             return
-        if self.machine.seeking(index, capture.paused):
-            self.on_state(self.machine.current)
+        shown = session.last_shown
+        with self._lock:
+            changed = self.machine.seeking(index, capture.paused, shown.frame.index if shown else -1)
+            state = self.machine.current
+        if changed:
+            self.on_state(state)
         capture.seek(index)
 
     def retry(self, position: int | None = None) -> None:
@@ -409,8 +445,9 @@ class LiveSession:
         recorder, self.recorder = self.recorder, None
         if recorder is None:
             return None
-        if self.current is not None:
-            self.current.sink = None
+        current = self.current  # read once: open() on another thread may replace it meanwhile
+        if current is not None:
+            current.sink = None
         recorder.stop()
         if wait:
             recorder.wait()
@@ -428,9 +465,10 @@ class LiveSession:
     # -- the end -----------------------------------------------------------------------------------
     def stop(self, timeout: float = 10.0) -> None:
         """Stop everything this session started (recording, pipeline, openers)."""
-        self._closing.set()
         self.stop_recording(wait=True)
-        session, self.current = self.current, None
+        with self._lock:
+            self._closing.set()
+            session, self.current = self.current, None
         if session is not None:
             self.finished_records.append(session.record)
             session.pipeline.stop()

@@ -9,6 +9,7 @@ dead writer cannot freeze the caller) and `wait()` is bounded.
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -22,6 +23,8 @@ import numpy as np
 from engine.config import RecorderConfig
 from engine.errors import RecorderError
 from engine.recorder import Recorder
+
+log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 48  # ~2 s at 25 fps; beyond that frames are dropped and counted, never blocking
 
@@ -106,20 +109,30 @@ class LiveRecorder:
                     self._recorder.write(image, stamp - first)
                 except RecorderError as exc:
                     self._fail(str(exc))
+                except Exception as exc:  # never a silent writer death: report it like a write error
+                    log.exception("recording %s failed", self.path)
+                    self._fail(f"recording stopped: {type(exc).__name__}: {exc}")
         if self.error is None:
             try:
                 self._recorder.close()
-            except RecorderError as exc:
+            except Exception as exc:
                 self._fail(str(exc))
                 return
-            if self.on_finished:
-                self.on_finished(str(self.path), self.frames_written)
+            self._call(self.on_finished, str(self.path), self.frames_written)
 
     def _fail(self, message: str) -> None:
         self.error = message
         self._accepting = False
-        if self.on_failed:
-            self.on_failed(message)
+        self._call(self.on_failed, message)
+
+    @staticmethod
+    def _call(callback: Callable[..., None] | None, *args: object) -> None:
+        if callback is None:
+            return
+        try:
+            callback(*args)
+        except Exception:  # a broken listener must not kill the writer (the file still gets finished)
+            log.exception("recording listener failed")
 
 
 def save_snapshot(folder: str | Path, index: int, annotated: np.ndarray, raw: np.ndarray, mask: np.ndarray) -> Path:

@@ -170,3 +170,24 @@ def test_a_replaced_source_never_reports_into_the_new_one(live):
     assert all(index >= 100 for index in indices[start:])  # once the new source shows, no old frame slips in
     live.stop()
     assert live.state.state == STOPPED and not first.pipeline.running
+
+
+def test_rapid_reopens_leave_exactly_one_pipeline_running(live, monkeypatch):
+    import engine.live
+
+    built = []
+
+    class Counted(engine.live.Pipeline):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            built.append(self)
+
+    monkeypatch.setattr(engine.live, "Pipeline", Counted)
+    events = Events(live)
+    for start in (0, 40, 80, 120, 160):
+        live.open("demo", start_at=start)
+    wait_until(lambda: live.current is not None and live.state.state in (PLAYING, SEEKING) and events.frames)
+    wait_until(lambda: events.frames[-1].frame.index >= 160)
+    running = [p for p in built if p.running]
+    assert running == [live.current.pipeline]  # stale opens never started, or were stopped
+    assert all(not p.capture.is_alive() for p in built if p is not live.current.pipeline)
