@@ -357,7 +357,7 @@ def test_settings_and_last_source_are_remembered(qtbot, gui_config, gui_clip, tm
     first = MainWindow(gui_config, settings_path=settings, remember=True)
     qtbot.addWidget(first)
     first.start(str(gui_clip))
-    qtbot.waitUntil(lambda: first.session is not None, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: first.store.last_source() == str(gui_clip), timeout=WAIT_MS)  # the opened signal came
     first.controls.set_threshold(0.7)
     first.controls.crf.setChecked(False)
     first.close()
