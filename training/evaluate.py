@@ -151,8 +151,11 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
             raise DataError(f"dataset folder not found: {folder}")
     seg = _open_model(model_path, cfg)
     crf = ConvCRF(effective_crf(cfg)) if crf_on else None
-    results = {f.name: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac)
-               for f in folders}
+    names = [f.name for f in folders]
+    # two folders of one name (a test set and its polyp-free crops): tell them apart by their parent
+    keys = [n if names.count(n) == 1 else "/".join(f.parts[-2:]) for n, f in zip(names, folders, strict=True)]
+    results = {key: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac)
+               for key, f in zip(keys, folders, strict=True)}
     kind = "Keras float" if model_path.suffix in KERAS_SUFFIXES else f"TFLite {seg.input_dtype}"
     print(f"model {model_path} ({kind}), ConvCRF {'on' if crf_on else 'off'}, threshold {threshold}; "
           "per-image means at original resolution; 'seed' columns = the LGPS script's pooled metrics; "
