@@ -81,8 +81,8 @@ class PostprocessConfig:
 class TrackingConfig:
     enabled: bool = True
     hits: int = _range(4, 1, 100)
-    window: int = _range(6, 1, 100)
-    on_confidence: float = _range(0.7, 0.0, 1.0)
+    window: int = _range(4, 1, 100)
+    on_confidence: float = _range(0.3, 0.0, 1.0)
     keep_confidence: float = _range(0.2, 0.0, 1.0)
     max_misses: int = _range(5, 0, 1000)
 

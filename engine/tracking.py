@@ -46,8 +46,8 @@ class TrackerSettings:
     """The alert rule: ``hits`` of the last ``window`` frames, confidence hysteresis ``on`` / ``keep``."""
 
     hits: int = 4
-    window: int = 6
-    on: float = 0.7
+    window: int = 4
+    on: float = 0.3
     keep: float = 0.2
     max_misses: int = 5
 
