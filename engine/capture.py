@@ -109,6 +109,7 @@ class CaptureThread(threading.Thread):
         self.status_listeners: list[StatusListener] = []
         self.frames_read = 0
         self.frames_drained = 0  # live frames read and dropped while paused
+        self.holding = False  # True while paused with nothing in flight (a still picture)
         self.position = -1
         self.status = CaptureStatus("playing")
 
@@ -198,7 +199,9 @@ class CaptureThread(threading.Thread):
             live = self.source.info.is_live  # a paused camera or stream is still read (and dropped)
             while (self._paused and not live and self._seek_to is None and self._steps == 0
                    and not self._stop_flag):
+                self.holding = True  # paused and waiting: no frame is in flight any more
                 self._lock.wait(0.2)
+            self.holding = False
             if self._stop_flag:
                 return False
             seek_to, self._seek_to = self._seek_to, None
