@@ -17,12 +17,7 @@ from pathlib import Path
 from PyQt6.QtCore import Qt, QUrl
 from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
-from engine.procedure import Finding
-
-
-def _clock(seconds: float) -> str:
-    minutes, rest = divmod(max(0.0, seconds), 60.0)
-    return f"{int(minutes):02d}:{rest:04.1f}"
+from engine.procedure import Finding, clock
 
 
 class FindingsPanel(QWidget):
@@ -52,10 +47,10 @@ class FindingsPanel(QWidget):
         new = len({r[0] for r in rows} - {r[0] for r in self._shown})
         self.list.clear()
         for f in findings:
-            item = QListWidgetItem(f"polyp {f.id} · {_clock(f.first_s)} · {round(100 * f.peak_confidence)}%")
+            item = QListWidgetItem(f"polyp {f.id} · {clock(f.first_s)} · {round(100 * f.peak_confidence)}%")
             item.setData(Qt.ItemDataRole.UserRole, f.first_frame)
             item.setToolTip(f"first seen at frame {f.first_frame}, last at {f.last_frame}; best view at "
-                            f"{_clock(f.peak_s)}" + ("" if self.seekable else " (live source: no seeking)"))
+                            f"{clock(f.peak_s)}" + ("" if self.seekable else " (live source: no seeking)"))
             self.list.addItem(item)
         self._shown = rows
         return new

@@ -112,10 +112,6 @@ class DisplayMeter:
         """GUI-thread time per frame ("slot": taking the frame, "paint": the blit)."""
         self.latency.add(name, ms)
 
-    def overlay_shown(self, result: Result | None) -> None:
-        """Kept for callers that know no paint (tests): same as a paint of the result's overlay."""
-        self.painted(None, result)
-
     def reset(self) -> None:
         """A new source: count from zero."""
         self.fps = WindowRate()

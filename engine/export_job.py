@@ -5,7 +5,6 @@ Unlike the live pipeline this never drops frames: it reads, processes and writes
 
 from __future__ import annotations
 
-import errno
 import json
 import sys
 import time
@@ -21,7 +20,7 @@ from engine.overlay import format_file_readout
 from engine.pipeline import FrameProcessor
 from engine.procedure import ProcedureRecord, settings_of
 from engine.progress import ProgressBar
-from engine.recorder import Recorder, check_output_path
+from engine.recorder import Recorder, check_output_path, describe_os_error
 from engine.results import Frame, Result
 from engine.sources import CameraFormat, open_source
 
@@ -51,25 +50,21 @@ def _write_event(events, result: Result, path: str | Path) -> None:
     try:
         events.write(_event(result) + "\n")
     except OSError as exc:
-        raise RecorderError(f"cannot write events file {path}: {_why(exc)}") from None
+        raise RecorderError(f"cannot write events file {path}: {describe_os_error(exc)}") from None
 
 
 def _close_events(events, path: str | Path) -> None:
     try:
         events.close()
     except OSError as exc:
-        raise RecorderError(f"cannot finish events file {path}: {_why(exc)}") from None
+        raise RecorderError(f"cannot finish events file {path}: {describe_os_error(exc)}") from None
 
 
 def _write_record(record: ProcedureRecord, path: str | Path) -> None:
     try:
         record.write(path)
     except OSError as exc:
-        raise RecorderError(f"cannot write procedure record {path}: {_why(exc)}") from None
-
-
-def _why(exc: OSError) -> str:
-    return {errno.ENOSPC: "disk full", errno.EFBIG: "file size limit reached"}.get(exc.errno, exc.strerror or str(exc))
+        raise RecorderError(f"cannot write procedure record {path}: {describe_os_error(exc)}") from None
 
 
 def _open_events(path: Path):

@@ -370,16 +370,6 @@ class LiveSession:
             self.on_state(state)
         capture.seek(index)
 
-    def retry(self, position: int | None = None) -> None:
-        """Reopen the current source (where it stopped, for a file)."""
-        if not isinstance(self.spec, str):
-            return
-        session = self.current
-        live = session is not None and session.info.is_live
-        if position is None:
-            position = session.last_shown.frame.index + 1 if session and session.last_shown and not live else 0
-        self.open(self.spec, start_at=position)
-
     # -- settings --------------------------------------------------------------------------------
     def apply_setting(self, section: str, key: str, value: object) -> Config:
         """Change one setting (validated like config.yaml; raises ConfigError); a still frame is redone."""

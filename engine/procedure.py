@@ -172,8 +172,8 @@ class ProcedureRecord:
             thumb = (f'<img src="{url("image/jpeg", f.thumbnail_jpeg)}" alt="polyp {p["id"]}">'
                      if f.thumbnail_jpeg else "")
             rows.append(
-                f"<tr><td>{thumb}</td><td>polyp {p['id']}</td><td>{_clock(p['first_seen']['time_s'])} "
-                f"(frame {p['first_seen']['frame']})</td><td>{_clock(p['last_seen']['time_s'])} "
+                f"<tr><td>{thumb}</td><td>polyp {p['id']}</td><td>{clock(p['first_seen']['time_s'])} "
+                f"(frame {p['first_seen']['frame']})</td><td>{clock(p['last_seen']['time_s'])} "
                 f"(frame {p['last_seen']['frame']})</td><td>{p['duration_s']:.1f} s</td>"
                 f"<td>{round(100 * p['peak_confidence'])}%</td></tr>")
         settings = html.escape(json.dumps(data["settings"], indent=1))
@@ -189,7 +189,7 @@ img {{ border-radius: 4px; }} .meta td {{ border: none; padding: 2px 12px 2px 0;
 <h1>Procedure record</h1>
 <table class="meta">
 <tr><td>Source</td><td>{html.escape(data["source"])}</td></tr>
-<tr><td>Analysed</td><td>{data["frames_analysed"]} frames, {_clock(data["duration_s"])}</td></tr>
+<tr><td>Analysed</td><td>{data["frames_analysed"]} frames, {clock(data["duration_s"])}</td></tr>
 <tr><td>Polyps alerted</td><td>{len(data["polyps"])}</td></tr>
 <tr><td>Model</td><td>{html.escape(data["model"])}</td></tr>
 <tr><td>Written</td><td>{data["written"]} (LGPS Live {data["version"]})</td></tr>
@@ -207,7 +207,8 @@ img {{ border-radius: 4px; }} .meta td {{ border: none; padding: 2px 12px 2px 0;
 """
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """mm:ss.s, the record's and the findings list's way of saying when."""
     minutes, rest = divmod(max(0.0, seconds), 60.0)
     return f"{int(minutes):02d}:{rest:04.1f}"
 

@@ -78,7 +78,7 @@ class Recorder:
                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"},
             )
         except (OSError, av.error.FFmpegError) as exc:
-            raise RecorderError(f"cannot write {self.path}: {_why(exc)}") from None
+            raise RecorderError(f"cannot write {self.path}: {describe_os_error(exc)}") from None
         rate = Fraction(fps).limit_denominator(1001)
         self._stream = self._container.add_stream(config.codec, rate=rate)
         self._stream.width, self._stream.height = self._even
@@ -114,7 +114,7 @@ class Recorder:
             self._abandon()
             kept = self._keep()
             raise RecorderError(
-                f"recording stopped: {_why(exc)} while writing {kept}; "
+                f"recording stopped: {describe_os_error(exc)} while writing {kept}; "
                 f"about {playable_frames(kept)} of {self.frames_written} frames are kept there and play"
             ) from None
         self._last_pts = frame.pts
@@ -133,7 +133,8 @@ class Recorder:
             with contextlib.suppress(OSError):
                 self._file.close()
             self._keep()
-            raise RecorderError(f"cannot finish {self.path}: {_why(exc)} (what was written is kept)") from None
+            raise RecorderError(
+                f"cannot finish {self.path}: {describe_os_error(exc)} (what was written is kept)") from None
         return self._keep()
 
     def _keep(self) -> Path:
@@ -179,7 +180,8 @@ def playable_frames(path: Path) -> int:
     return count
 
 
-def _why(exc: Exception) -> str:
+def describe_os_error(exc: Exception) -> str:
+    """A write error in words a user acts on: "disk full", "file size limit reached", else its own text."""
     code = getattr(exc, "errno", None)
     if code == errno.ENOSPC:
         return "disk full"

@@ -27,14 +27,14 @@ def negative_crops(images: np.ndarray, masks: np.ndarray, size: int) -> np.ndarr
 def false_alarm_share(generator: Any, crops: np.ndarray, threshold: float = 0.5, min_area_frac: float = 0.0005
                       ) -> float:
     """Share of polyp-free crops on which the app would report a polyp (threshold + small-region removal)."""
-    from engine.postprocess import PolypExtractor
+    from training.evaluate import app_reports_polyp
 
     if not len(crops):
         return float("nan")
     alarms = 0
     for start in range(0, len(crops), 16):
         probs = np.asarray(generator(crops[start:start + 16], training=False))[..., 0]
-        alarms += sum(bool(PolypExtractor().extract(p, threshold, min_area_frac)[1]) for p in probs)
+        alarms += sum(app_reports_polyp(p, threshold, min_area_frac) for p in probs)
     return alarms / len(crops)
 
 
