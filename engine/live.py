@@ -129,6 +129,9 @@ class SourceSession:
     generation: int
     sink: Callable[[Any, float], None] | None = None  # the live recorder's feed (engine thread)
     last_shown: Shown | None = field(default=None, repr=False)
+    # the display's order: a redraw (GUI thread) and a new frame (capture thread) must not cross,
+    # or an older frame could be offered after a newer one and stay on a paused screen
+    shown_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def info(self) -> SourceInfo:
@@ -153,8 +156,9 @@ def wire(session: SourceSession, display_size: Callable[[], tuple[int, int]],
         except Exception:  # a drawing bug must not freeze the picture: show the raw frame, say so in the log
             log.exception("overlay failed on frame %d", frame.index)
             shown = Shown(frame, frame.image, scale_for_display(frame.image, display_size()))
-        session.last_shown = shown
-        on_frame(session, shown)
+        with session.shown_lock:
+            session.last_shown = shown
+            on_frame(session, shown)
 
     def analysed(result: Result) -> None:  # engine thread
         compositor.set_result(result)
@@ -400,13 +404,16 @@ class LiveSession:
     def redraw(self) -> None:
         """Compose the frame on display again (a setting or result changed while paused)."""
         session = self.current
-        if session is None or session.last_shown is None:
+        if session is None:
             return
-        frame = session.last_shown.frame
-        image, result = session.compositor.compose(frame)
-        shown = Shown(frame, image, scale_for_display(image, self.display_size()), result)
-        session.last_shown = shown
-        self.on_frame(shown)
+        with session.shown_lock:  # always the newest frame, and offered before any later one
+            if session.last_shown is None:
+                return
+            frame = session.last_shown.frame
+            image, result = session.compositor.compose(frame)
+            shown = Shown(frame, image, scale_for_display(image, self.display_size()), result)
+            session.last_shown = shown
+            self.on_frame(shown)
 
     # -- recording and snapshots -------------------------------------------------------------------
     def start_recording(self, path: str | Path | None = None) -> LiveRecorder:
