@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--no-crf", action="store_true", help="disable the ConvCRF stage")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--record", metavar="OUT.mp4", help="also record while measuring (the window's recorder)")
+    bench.add_argument("--timeline", metavar="SECONDS", type=positive_float,
+                       help="interval of the over-time figures (memory, analysed share, latency; "
+                            "default: a sixtieth of the run, at least 5 s)")
     bench.add_argument("--keras", action="store_true",
                        help="also time the Keras float model (imports TensorFlow; training installs only)")
 
@@ -86,7 +89,8 @@ def _run(args: argparse.Namespace) -> int:
         keras_timer = None
         if args.keras:  # TensorFlow costs ~600 MB and start-up noise: only when asked for
             from training.bench_keras import keras_inference_fps as keras_timer
-        report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_timer, args.record)
+        report = run_bench(config, args.bench_source, args.seconds, args.realtime, keras_timer, args.record,
+                           args.timeline)
         print(json.dumps(report, indent=None) if args.json else format_report(report))
         if report["engine_error"]:
             print(f"error: {report['engine_error']}", file=sys.stderr)

@@ -9,10 +9,14 @@ and the whole process's peak memory.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import platform
 import resource
+import threading
 import time
+from array import array
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,7 @@ import numpy as np
 from engine.config import Config
 from engine.demo import cached_clip
 from engine.pipeline import FrameProcessor
+from engine.proc_stats import cpu_by_thread, rss_mb, thread_cpu_seconds
 from engine.results import Result
 from engine.segmenter import Segmenter
 from engine.sources import open_source
@@ -56,33 +61,94 @@ def _percentiles(values: list[float]) -> tuple[float, float]:
     return float(np.median(values)), float(np.percentile(values, 95))
 
 
-def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: bool,
-                 record: str | None = None, display: tuple[int, int] = BENCH_DISPLAY) -> dict[str, Any]:
-    """Run the window's own topology (engine/live.py: capture thread with the presenter, engine thread,
-    optional recorder thread) on the clip, looping, for `seconds`; collect every frame's numbers."""
-    import threading
+class FrameLog:
+    """Every analysed frame's numbers in flat arrays (8-12 bytes a frame), so an hour-long soak
+    measures the engine's memory, not this log's: `nbytes` says what the log itself holds."""
 
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.times = array("d")  # result time, monotonic seconds
+        self.latency = array("f")  # read→result ms
+        self.shown = array("f")  # read→presented ms
+        self.stages: dict[str, array] = {}
+
+    def add_result(self, result: Result) -> None:
+        with self.lock:
+            self.times.append(result.result_time)
+            self.latency.append(result.latency_ms)
+            for name, value in result.timings_ms.items():
+                self.stages.setdefault(name, array("f")).append(value)
+
+    def add_shown(self, ms: float) -> None:
+        with self.lock:
+            self.shown.append(ms)
+
+    @property
+    def nbytes(self) -> int:
+        arrays = [self.times, self.latency, self.shown, *self.stages.values()]
+        return sum(a.buffer_info()[1] * a.itemsize for a in arrays)
+
+    def between(self, t0: float, t1: float) -> np.ndarray:
+        """Latencies of results published in (t0, t1]."""
+        with self.lock:
+            times = np.frombuffer(self.times, np.float64).copy()
+            values = np.frombuffer(self.latency, np.float32).copy()
+        return values[(times > t0) & (times <= t1)]
+
+
+def _sample_timeline(live: Any, log: FrameLog, start: float,
+                     seconds: float, every_s: float) -> list[dict[str, float]]:
+    """Every `every_s` until `seconds` have passed: memory now, share analysed and latency of that interval."""
+    rows: list[dict[str, float]] = []
+    read_before, analysed_before = 0, 0
+    while (now := time.monotonic()) < start + seconds:
+        time.sleep(min(every_s, start + seconds - now))
+        now = time.monotonic()
+        session = live.current
+        read = session.pipeline.capture.frames_read if session and session.pipeline else 0
+        with log.lock:
+            analysed = len(log.times)
+            window = list(log.latency[analysed_before:analysed])
+        p50, p95 = _percentiles(window)
+        new_read = read - read_before
+        rows.append({"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1),
+                     "analysed_share": (analysed - analysed_before) / new_read if new_read > 0 else 0.0,
+                     "latency_ms_p50": round(p50, 2), "latency_ms_p95": round(p95, 2)})
+        read_before, analysed_before = read, analysed
+    return rows
+
+
+def _drift(timeline: list[dict[str, float]]) -> dict[str, float]:
+    """Soak figures: memory growth after the first interval, and p95 of the last tenth against the first."""
+    if len(timeline) < 3:
+        return {}
+    tenth = max(1, len(timeline) // 10)
+    first = float(np.median([r["latency_ms_p95"] for r in timeline[1:1 + tenth]]))
+    last = float(np.median([r["latency_ms_p95"] for r in timeline[-tenth:]]))
+    return {"rss_growth_mb": timeline[-1]["rss_mb"] - timeline[0]["rss_mb"],
+            "p95_drift_share": (last - first) / first if first else 0.0,
+            "analysed_share_min": min(r["analysed_share"] for r in timeline)}
+
+
+def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: bool,
+                 record: str | None = None, display: tuple[int, int] = BENCH_DISPLAY,
+                 timeline_s: float | None = None) -> dict[str, Any]:
+    """Run the window's own topology (engine/live.py: capture thread with the presenter, engine thread,
+    optional recorder thread) on the clip, looping, for `seconds`; collect every frame's numbers.
+
+    ``timeline_s``: sampling interval of the over-time figures (default: a sixtieth of the run, ≥ 5 s).
+    """
     from engine.live import LiveSession
 
     config = config.replace("capture", realtime=realtime, loop=True)
     live = LiveSession(config, display_size=lambda: display)
-    latencies: list[tuple[float, float]] = []
-    shown_ms: list[float] = []
-    stage_values: dict[str, list[float]] = {}
+    log = FrameLog()
     opened, failure = threading.Event(), []
-    lock = threading.Lock()
-
-    def on_result(result: Result) -> None:  # engine thread
-        with lock:
-            latencies.append((result.result_time, result.latency_ms))
-            for name, value in result.timings_ms.items():
-                stage_values.setdefault(name, []).append(value)
 
     def on_frame(shown) -> None:  # capture thread, after compose + scale: what the window would paint
-        with lock:
-            shown_ms.append((time.monotonic() - shown.frame.capture_time) * 1000.0)
+        log.add_shown((time.monotonic() - shown.frame.capture_time) * 1000.0)
 
-    live.on_result, live.on_frame = on_result, on_frame
+    live.on_result, live.on_frame = log.add_result, on_frame
     live.on_opened = lambda info: opened.set()
     live.on_failed = lambda error: (failure.append(error), opened.set())
     cpu0 = time.process_time()
@@ -93,7 +159,9 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
         raise failure[0]
     recorder = live.start_recording(record) if record else None
     start = time.monotonic()
-    time.sleep(seconds)
+    threads_before = thread_cpu_seconds()
+    timeline = _sample_timeline(live, log, start, seconds, timeline_s or max(5.0, seconds / 60))
+    threads_cpu = cpu_by_thread(threads_before, thread_cpu_seconds(), time.monotonic() - start)
     session = live.current
     live.stop()
     elapsed = time.monotonic() - start
@@ -103,12 +171,13 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
     error = pipeline.error if pipeline else None
     info = session.info if session else None
     cpu = time.process_time() - cpu0
-    warm = [lat for t, lat in latencies if t - start > 1.0] or [lat for _, lat in latencies]
-    p50, p95 = _percentiles(warm)
-    s50, s95 = _percentiles(shown_ms[len(shown_ms) // 10:])
-    minute = [lat for t, lat in latencies if t - start < min(60.0, elapsed / 4)]
-    last = [lat for t, lat in latencies if t - start > elapsed - min(60.0, elapsed / 4)]
-    analysed = len(latencies)
+    warm = log.between(start + 1.0, math.inf)
+    p50, p95 = _percentiles(list(warm) if len(warm) else list(log.latency))
+    s50, s95 = _percentiles(list(log.shown[len(log.shown) // 10:]))
+    quarter = min(60.0, elapsed / 4)
+    minute = log.between(-math.inf, start + quarter)
+    last = log.between(start + elapsed - quarter, math.inf)
+    analysed = len(log.times)
     return {
         "source": f"{info.name} {info.width}x{info.height} @ {info.fps:.2f} fps" if info else source_spec,
         "realtime": realtime,
@@ -123,11 +192,15 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
         "latency_ms_p95": p95,
         "read_to_presented_ms_p50": s50,
         "read_to_presented_ms_p95": s95,
-        "latency_growth_ms": _percentiles(last)[0] - _percentiles(minute)[0],
-        "stage_ms": {k: float(np.median(v)) for k, v in stage_values.items()},
-        "stage_ms_p95": {k: float(np.percentile(v, 95)) for k, v in stage_values.items()},
+        "latency_growth_ms": _percentiles(list(last))[0] - _percentiles(list(minute))[0],
+        "stage_ms": {k: float(np.median(v)) for k, v in log.stages.items()},
+        "stage_ms_p95": {k: float(np.percentile(v, 95)) for k, v in log.stages.items()},
+        "frame_log_mb": log.nbytes / 1e6,
         "dropped_frames": dropped,
         "cpu_percent": 100.0 * cpu / elapsed if elapsed else 0.0,
+        "timeline": timeline,
+        "drift": _drift(timeline),
+        "cpu_by_thread": threads_cpu,
         "recording": None if recorder is None else {"path": str(recorder.path), "frames": recorder.frames_fed,
                                                     "dropped": recorder.dropped},
         "engine_error": error,
@@ -140,7 +213,7 @@ def compare_models(config: Config, image: np.ndarray, keras_timer: KerasTimer | 
     model = Path(config.segmenter.model)
     for variant in sorted({model, model.with_name("lgps_float32.tflite")}):
         if variant.is_file():
-            seg = Segmenter(variant, config.segmenter.threads)
+            seg = Segmenter(variant, config.threads.inference)
             results[f"tflite:{variant.name}"] = bare_inference_fps(seg, image, 2.0)["fps"]
     fps = keras_timer(image) if keras_timer else None
     if fps:
@@ -150,7 +223,7 @@ def compare_models(config: Config, image: np.ndarray, keras_timer: KerasTimer | 
 
 def run_bench(
     config: Config, source_spec: str | None, seconds: float, realtime: bool, keras_timer: KerasTimer | None = None,
-    record: str | None = None,
+    record: str | None = None, timeline_s: float | None = None,
 ) -> dict[str, Any]:
     spec = source_spec or str(bench_clip_path())
     processor = FrameProcessor(config)
@@ -158,13 +231,14 @@ def run_bench(
     first_frame = first.read()[2]
     first.close()
     bare = bare_inference_fps(processor.segmenter, first_frame)
-    report = run_pipeline(config, spec, seconds, realtime, record)
+    report = run_pipeline(config, spec, seconds, realtime, record, timeline_s=timeline_s)
     variants = compare_models(config, first_frame, keras_timer)
     report.update({
         "model": str(config.segmenter.model),
         "model_input": processor.segmenter.input_size,
         "model_dtype": processor.segmenter.input_dtype,
-        "threads": config.segmenter.threads,
+        "threads": config.threads.inference,
+        "thread_budget": dataclasses.asdict(config.threads),
         "crf": config.crf.enabled,
         "inference_fps": bare["fps"],
         "inference_ms_p50": bare["ms_p50"],
@@ -196,7 +270,10 @@ def format_report(report: dict[str, Any]) -> str:
         f"{report['read_to_presented_ms_p95']:.1f} ms  (frame read to composed and scaled for the screen)",
         f"frames             {report['frames_read']} read, {report['frames_processed']} analysed "
         f"({100 * report['analysed_share']:.1f} %), {report['dropped_frames']} dropped",
-        f"CPU                {report['cpu_percent']:.0f} % of one core (whole process)",
+        f"CPU                {report['cpu_percent']:.0f} % of one core (whole process): "
+        + ", ".join(f"{name} {pct:.0f} %" for name, pct in report["cpu_by_thread"].items() if pct >= 0.5),
+        "threads            " + ", ".join(f"{k} {v}" for k, v in report["thread_budget"].items())
+        + "  (config.yaml threads:)",
         f"peak RSS           {report['peak_rss_mb']:.0f} MB (whole process)",
         "stage              median ms   p95 ms",
     ]
@@ -207,6 +284,16 @@ def format_report(report: dict[str, Any]) -> str:
     if report.get("recording"):
         r = report["recording"]
         lines.append(f"recording          {r['frames']} frames to {r['path']} ({r['dropped']} dropped by the writer)")
+    drift = report.get("drift") or {}
+    if drift:
+        lines.append(f"over time          memory {drift['rss_growth_mb']:+.1f} MB after the first interval "
+                     f"({report['frame_log_mb']:.1f} MB of it: this bench's log of every frame), "
+                     f"p95 {100 * drift['p95_drift_share']:+.1f} % (last tenth vs first), "
+                     f"lowest analysed share {100 * drift['analysed_share_min']:.1f} %")
+        lines.append("  t s      RSS MB  analysed %   p50 ms   p95 ms")
+        for row in report["timeline"]:
+            lines.append(f"  {row['t_s']:<8.0f} {row['rss_mb']:7.1f} {100 * row['analysed_share']:10.1f} "
+                         f"{row['latency_ms_p50']:8.1f} {row['latency_ms_p95']:8.1f}")
     if report["engine_error"]:
         lines.append(f"ENGINE ERROR       {report['engine_error']}")
     return "\n".join(lines)

@@ -49,8 +49,17 @@ class CaptureConfig:
 @dataclass(frozen=True)
 class SegmenterConfig:
     model: str = "assets/lgps_int8.tflite"
-    threads: int = _range(2, 1, 64)
     input_mode: str = _range("stretch", choices=("stretch", "letterbox"))
+
+
+@dataclass(frozen=True)
+class ThreadsConfig:
+    """The two-core budget, chosen together (docs/benchmarks.md measures the alternatives)."""
+
+    decoder: int = _range(1, 0, 16)  # FFmpeg decoder threads for files and streams (0: FFmpeg's choice)
+    opencv: int = _range(1, 0, 16)  # OpenCV's pool: resizes, colour conversion (0: one per core)
+    inference: int = _range(2, 1, 64)  # LiteRT CPU threads
+    encoder: int = _range(1, 0, 16)  # x264 threads when recording or exporting (0: x264's choice)
 
 
 @dataclass(frozen=True)
@@ -106,7 +115,7 @@ class RecorderConfig:
     codec: str = "libx264"
     crf: int = _range(20, 0, 51)
     preset: str = _range(
-        "veryfast",
+        "ultrafast",  # the one x264 preset that keeps up with 1080p60 beside the model (docs/benchmarks.md)
         choices=("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower")
     )
 
@@ -145,6 +154,7 @@ class TrainingConfig:
 class Config:
     capture: CaptureConfig
     segmenter: SegmenterConfig
+    threads: ThreadsConfig
     crf: CRFConfig
     postprocess: PostprocessConfig
     tracking: TrackingConfig
@@ -215,12 +225,18 @@ def _check_value(where: str, f: dataclasses.Field, hint: Any, value: Any) -> Any
     return value
 
 
+MOVED_KEYS = {"segmenter.threads": "threads.inference"}  # older configs: say where a key went
+
+
 def _build(cls: type, raw: Mapping[str, Any], section: str) -> Any:
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = [k for k in raw if k not in fields]
     if unknown:
         key = unknown[0]
+        moved = MOVED_KEYS.get(f"{section}.{key}")
+        if moved:
+            raise ConfigError(f"config key '{section}.{key}' is now '{moved}' (the thread budget is one section)")
         raise ConfigError(f"unknown config key '{section}.{key}'{_suggest(str(key), fields)}")
     values = {}
     for name, f in fields.items():

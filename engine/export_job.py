@@ -92,7 +92,7 @@ def export_clip(
     Every output is opened before the first frame, so a bad path fails at once.
     """
     output = check_output_path(output, source_spec)
-    source = open_source(source_spec, CameraFormat.of(config.capture))
+    source = open_source(source_spec, CameraFormat.of(config.capture), config.threads.decoder)
     processor = processor or FrameProcessor(config)
     info = source.info
     masks = Path(masks_dir) if masks_dir else None
@@ -107,7 +107,8 @@ def export_clip(
     bar = ProgressBar(info.frame_count, f"export {info.name}") if progress else None
     try:
         events = _open_events(Path(events_path)) if events_path else None
-        with Recorder(output, info.width, info.height, info.fps, config.recorder, atomic=True) as recorder:
+        with Recorder(output, info.width, info.height, info.fps, config.recorder, atomic=True,
+                      threads=config.threads.encoder) as recorder:
             try:
                 while (item := source.read()) is not None:
                     if cancelled and cancelled():

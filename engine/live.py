@@ -253,7 +253,8 @@ class LiveSession:
                     self.processor = FrameProcessor(config)
                 self.processor.reset()
                 self.processor.stats.reset()
-                frames = open_source(source, CameraFormat.of(config.capture)) if isinstance(source, str) else source
+                frames = (open_source(source, CameraFormat.of(config.capture), config.threads.decoder)
+                          if isinstance(source, str) else source)
                 pipeline = Pipeline(config, frames, processor=self.processor, draw=False)
                 info = frames.info
                 record = carry or ProcedureRecord(source if isinstance(source, str) else info.name, info.fps,
@@ -424,6 +425,7 @@ class LiveSession:
         info = session.info
         target = Path(path) if path else timestamped(self.config.recorder.folder, "lgps", ".mp4")
         recorder = LiveRecorder(target, info.width, info.height, info.fps, self.config.recorder,
+                                encoder_threads=self.config.threads.encoder,
                                 on_finished=lambda p, n: self._recording_done(recorder, "finished", p, n),
                                 on_failed=lambda message: self._recording_done(recorder, "failed", message))
         self.recorder = recorder

@@ -46,9 +46,9 @@ class LiveRecorder:
 
     def __init__(self, path: Path, width: int, height: int, fps: float, config: RecorderConfig,
                  on_finished: Callable[[str, int], None] | None = None,
-                 on_failed: Callable[[str], None] | None = None):
+                 on_failed: Callable[[str], None] | None = None, encoder_threads: int = 1):
         self.path = Path(path)
-        self._recorder = Recorder(self.path, width, height, fps, config)  # raises RecorderError
+        self._recorder = Recorder(self.path, width, height, fps, config, threads=encoder_threads)  # RecorderError
         self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(QUEUE_FRAMES)
         self.on_finished, self.on_failed = on_finished, on_failed
         self._accepting = True

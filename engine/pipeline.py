@@ -25,6 +25,7 @@ from engine.results import Frame, Result
 from engine.segmenter import Segmenter
 from engine.sources import CameraFormat, FrameSource, open_source
 from engine.stats import RateMeter, RollingStats, timed
+from engine.thread_budget import apply_opencv_threads
 from engine.tracking import PolypTracker, TrackerSettings
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,8 @@ class FrameProcessor:
 
     def __init__(self, config: Config, segmenter: Segmenter | None = None):
         seg = config.segmenter
-        self.segmenter = segmenter or Segmenter(seg.model, seg.threads, seg.input_mode)
+        apply_opencv_threads(config.threads)
+        self.segmenter = segmenter or Segmenter(seg.model, config.threads.inference, seg.input_mode)
         self._crf_config = effective_crf(config)
         self.crf = ConvCRF(self._crf_config)
         self.smoother = TemporalSmoother(config.postprocess.smoothing_alpha)
@@ -150,7 +152,7 @@ class Pipeline:
         self.settings = LiveSettings(config)
         self.processor = processor or FrameProcessor(config)
         cap = config.capture
-        self.source = source or open_source(cap.source, CameraFormat.of(cap))
+        self.source = source or open_source(cap.source, CameraFormat.of(cap), config.threads.decoder)
         self.slot = LatestFrameSlot()
         self.capture = CaptureThread(
             self.source, self.slot, realtime=cap.realtime, speed=cap.speed, loop=cap.loop,

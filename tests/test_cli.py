@@ -141,7 +141,8 @@ def test_bad_input_gets_one_line_and_a_distinct_code(request, tmp_path, config_f
 
 
 def test_bench_json_has_the_promised_fields(config_file, real_clip):
-    proc = run_main("--config", str(config_file), "bench", "--source", str(real_clip), "--seconds", "3", "--json")
+    proc = run_main("--config", str(config_file), "bench", "--source", str(real_clip), "--seconds", "3", "--json",
+                    "--timeline", "1")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     for key in ("inference_fps", "pipeline_fps", "latency_ms_p50", "latency_ms_p95", "dropped_frames", "peak_rss_mb"):
@@ -154,3 +155,13 @@ def test_bench_json_has_the_promised_fields(config_file, real_clip):
     assert report["read_to_presented_ms_p50"] <= report["read_to_presented_ms_p95"]
     assert 0.0 < report["analysed_share"] <= 1.0 and report["frames_processed"] <= report["frames_read"]
     assert 0.0 < report["cpu_percent"] <= 100.0 * os.cpu_count()
+    # where the CPU went: the engine and capture threads by name, their sum within the process's total
+    assert report["cpu_by_thread"]["lgps-engine"] > 0 and "lgps-capture" in report["cpu_by_thread"]
+    assert sum(report["cpu_by_thread"].values()) <= report["cpu_percent"] * 1.1 + 5
+    assert report["thread_budget"] == {"decoder": 1, "opencv": 1, "inference": 2, "encoder": 1}
+    # over time: one row a second, memory and latency per interval, and the soak's summary figures
+    assert len(report["timeline"]) == 3 and [round(r["t_s"]) for r in report["timeline"]] == [1, 2, 3]
+    assert all(r["rss_mb"] > 50 and r["latency_ms_p50"] <= r["latency_ms_p95"] for r in report["timeline"])
+    assert report["drift"]["rss_growth_mb"] == pytest.approx(
+        report["timeline"][-1]["rss_mb"] - report["timeline"][0]["rss_mb"])
+    assert 0 < report["frame_log_mb"] < 1

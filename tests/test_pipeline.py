@@ -111,3 +111,21 @@ def test_draw_flag_controls_annotated_frame(config, real_clip, draw):
     index, pts, image = source.read()
     result = processor.process(Frame(index, time.monotonic(), image, pts), config, draw=draw)
     assert (result.annotated is not None) == draw
+
+
+def test_the_thread_budget_sizes_opencvs_pool(model_path):
+    """config.yaml threads.opencv reaches OpenCV's process-wide pool when the engine is built."""
+    import cv2
+
+    from engine.config import load_config
+    from engine.pipeline import FrameProcessor
+
+    before = cv2.getNumThreads()
+    try:
+        config = load_config().replace("segmenter", model=str(model_path))
+        FrameProcessor(config.replace("threads", opencv=1))
+        assert cv2.getNumThreads() == 1
+        FrameProcessor(config.replace("threads", opencv=2))
+        assert cv2.getNumThreads() == 2
+    finally:
+        cv2.setNumThreads(before)

@@ -103,3 +103,21 @@ def test_recording_killed_mid_way_still_plays(tmp_path):
     # Fragments close at each keyframe (one per second = 25 frames); at most the last second is lost.
     assert playable >= written - 25 - 25
     assert count_frames_opencv(path) == playable
+
+
+def test_recorded_colours_are_the_frames_colours(tmp_path, real_frames):
+    """The recorder's own BGR->YUV conversion keeps colours: a round trip has codec error only, no cast."""
+    from engine.sources import to_bgr
+
+    path = tmp_path / "colours.mp4"
+    frames = real_frames[:10]
+    with Recorder(path, frames[0].shape[1], frames[0].shape[0], 25, RecorderConfig(crf=10)) as recorder:
+        for image in frames:
+            recorder.write(image)
+    with av.open(str(path)) as container:
+        decoded = [to_bgr(f) for f in container.decode(video=0)]  # BT.601 within rounding (test_sources)
+    assert len(decoded) == len(frames)
+    for image, back in zip(frames, decoded, strict=True):
+        diff = back.astype(np.int16) - image.astype(np.int16)
+        assert np.abs(diff).mean() < 3.0
+        assert np.abs(diff.reshape(-1, 3).mean(axis=0)).max() < 0.5

@@ -12,7 +12,7 @@ runs=(
   "c_neg40|--negative-rate 0.4"
   "d_neg30_boundary|--negative-rate 0.3 --loss hybrid_boundary"
   "e_neg30_boundary_ds|--negative-rate 0.3 --loss hybrid_boundary --deep-supervision"
-  "f_neg30_boundary_ds_strong|--negative-rate 0.3 --loss hybrid_boundary --deep-supervision --augment strong"
+  "f_neg30_boundary_strong|--negative-rate 0.3 --loss hybrid_boundary --augment strong"
 )
 for entry in "${runs[@]}"; do
   name=${entry%%|*}; flags=${entry#*|}; out=runs/ablation/$name

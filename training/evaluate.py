@@ -85,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _open_model(path: Path, cfg: Any) -> Segmenter:
     if path.suffix in KERAS_SUFFIXES:
         return KerasSegmenter(path, input_mode=cfg.segmenter.input_mode)
-    return Segmenter(path, threads=cfg.segmenter.threads, input_mode=cfg.segmenter.input_mode)
+    return Segmenter(path, threads=cfg.threads.inference, input_mode=cfg.segmenter.input_mode)
 
 
 def app_reports_polyp(prob: np.ndarray, threshold: float, min_area_frac: float) -> bool:

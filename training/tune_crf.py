@@ -32,7 +32,7 @@ def validation_outputs(cfg, model: Path, limit: int | None):
     t = cfg.training
     samples = [s for ds in t.train_sets for s in find_samples(Path(t.data_root) / ds, "train")]
     _, val_idx = split_train_val(samples, t.val_fraction, t.seed)
-    seg = Segmenter(model, cfg.segmenter.threads, cfg.segmenter.input_mode)
+    seg = Segmenter(model, cfg.threads.inference, cfg.segmenter.input_mode)
     outputs = []
     for i in val_idx[:limit]:
         frame = cv2.imread(str(samples[i].image), cv2.IMREAD_COLOR)

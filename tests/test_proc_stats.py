@@ -1,0 +1,66 @@
+"""Where the process's CPU and memory go (engine/proc_stats.py), as bench and the soak report them."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from engine.bench import FrameLog, _drift
+from engine.proc_stats import cpu_by_thread, rss_mb, thread_cpu_seconds
+
+linux_only = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads Linux's /proc")
+
+
+@linux_only
+def test_a_busy_thread_is_charged_to_its_name():
+    before = thread_cpu_seconds()
+    start = time.monotonic()
+
+    def burn() -> None:
+        t0 = time.thread_time()
+        while time.thread_time() - t0 < 0.3:  # 0.3 s of this thread's own CPU, however loaded the machine
+            sum(range(1000))
+
+    worker = threading.Thread(target=burn, name="burner")
+    worker.start()
+    while worker.is_alive():
+        after = thread_cpu_seconds()  # read while it lives: a finished thread leaves /proc
+        time.sleep(0.01)
+    worker.join()
+    shares = cpu_by_thread(before, after, time.monotonic() - start)
+    elapsed = time.monotonic() - start
+    assert shares["burner"] == pytest.approx(100 * 0.3 / elapsed, abs=100 * 0.05 / elapsed)
+
+
+@linux_only
+def test_rss_sees_an_allocation():
+    before = rss_mb()
+    block = np.ones(50_000_000, np.uint8)  # 50 MB, touched
+    assert rss_mb() - before == pytest.approx(50, abs=8)
+    del block
+
+
+def test_drift_compares_the_last_tenth_with_the_first():
+    rows = [{"t_s": i, "rss_mb": 300 + i * 0.1, "analysed_share": 1.0 if i != 7 else 0.97,
+             "latency_ms_p50": 10.0, "latency_ms_p95": 20.0 if i < 10 else 22.0} for i in range(20)]
+    drift = _drift(rows)
+    assert drift["rss_growth_mb"] == pytest.approx(1.9)
+    assert drift["p95_drift_share"] == pytest.approx(0.10)
+    assert drift["analysed_share_min"] == 0.97
+    assert _drift(rows[:2]) == {}
+
+
+def test_frame_log_selects_by_time_and_counts_its_bytes():
+    class R:
+        def __init__(self, t, lat):
+            self.result_time, self.latency_ms, self.timings_ms = t, lat, {"segment": lat / 2}
+
+    log = FrameLog()
+    for t in range(10):
+        log.add_result(R(100.0 + t, float(t)))
+    assert list(log.between(102.0, 105.0)) == [3.0, 4.0, 5.0]
+    assert log.nbytes == 10 * (8 + 4 + 4)
