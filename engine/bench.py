@@ -96,11 +96,13 @@ class FrameLog:
         return values[(times > t0) & (times <= t1)]
 
 
-def _sample_timeline(live: Any, log: FrameLog, start: float,
-                     seconds: float, every_s: float) -> list[dict[str, float]]:
-    """Every `every_s` until `seconds` have passed: memory now, share analysed and latency of that interval."""
+def _sample_timeline(live: Any, log: FrameLog, start: float, seconds: float, every_s: float,
+                     rate: float | None) -> list[dict[str, float]]:
+    """Every `every_s` until `seconds` have passed: memory now, share analysed and latency of that interval.
+
+    ``rate``: frames per second a paced replay should deliver (None: live or unpaced)."""
     rows: list[dict[str, float]] = []
-    read_before, analysed_before = 0, 0
+    read_before, analysed_before, t_before = 0, 0, start
     while (now := time.monotonic()) < start + seconds:
         time.sleep(min(every_s, start + seconds - now))
         now = time.monotonic()
@@ -111,10 +113,13 @@ def _sample_timeline(live: Any, log: FrameLog, start: float,
             window = list(log.latency[analysed_before:analysed])
         p50, p95 = _percentiles(window)
         new_read = read - read_before
-        rows.append({"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1),
-                     "analysed_share": (analysed - analysed_before) / new_read if new_read > 0 else 0.0,
-                     "latency_ms_p50": round(p50, 2), "latency_ms_p95": round(p95, 2)})
-        read_before, analysed_before = read, analysed
+        row = {"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1),
+               "analysed_share": (analysed - analysed_before) / new_read if new_read > 0 else 0.0,
+               "latency_ms_p50": round(p50, 2), "latency_ms_p95": round(p95, 2)}
+        if rate:
+            row["analysed_of_due"] = (analysed - analysed_before) / ((now - t_before) * rate)
+        rows.append(row)
+        read_before, analysed_before, t_before = read, analysed, now
     return rows
 
 
@@ -127,7 +132,7 @@ def _drift(timeline: list[dict[str, float]]) -> dict[str, float]:
     last = float(np.median([r["latency_ms_p95"] for r in timeline[-tenth:]]))
     return {"rss_growth_mb": timeline[-1]["rss_mb"] - timeline[0]["rss_mb"],
             "p95_drift_share": (last - first) / first if first else 0.0,
-            "analysed_share_min": min(r["analysed_share"] for r in timeline)}
+            "analysed_share_min": min(r.get("analysed_of_due", r["analysed_share"]) for r in timeline)}
 
 
 def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: bool,
@@ -160,7 +165,9 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
     recorder = live.start_recording(record) if record else None
     start = time.monotonic()
     threads_before = thread_cpu_seconds()
-    timeline = _sample_timeline(live, log, start, seconds, timeline_s or max(5.0, seconds / 60))
+    info = live.current.info if live.current else None
+    rate = info.fps * config.capture.speed if realtime and info and not info.is_live else None
+    timeline = _sample_timeline(live, log, start, seconds, timeline_s or max(5.0, seconds / 60), rate)
     threads_cpu = cpu_by_thread(threads_before, thread_cpu_seconds(), time.monotonic() - start)
     session = live.current
     live.stop()
@@ -178,6 +185,7 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
     minute = log.between(-math.inf, start + quarter)
     last = log.between(start + elapsed - quarter, math.inf)
     analysed = len(log.times)
+    due = round(elapsed * rate) if rate else None
     return {
         "source": f"{info.name} {info.width}x{info.height} @ {info.fps:.2f} fps" if info else source_spec,
         "realtime": realtime,
@@ -187,6 +195,10 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
         "frames_processed": analysed,
         "frames_read": frames_read,
         "analysed_share": analysed / frames_read if frames_read else 0.0,
+        # paced replay stands in for a live feed: the frames that feed would have sent in the run; a
+        # capture thread that falls behind reads fewer (a camera's driver would have dropped them)
+        "frames_due": due,
+        "analysed_of_due": analysed / due if due else None,
         "pipeline_fps": analysed / elapsed if elapsed else 0.0,
         "latency_ms_p50": p50,
         "latency_ms_p95": p95,
@@ -269,7 +281,9 @@ def format_report(report: dict[str, Any]) -> str:
         f"read→presented     p50 {report['read_to_presented_ms_p50']:.1f} ms  p95 "
         f"{report['read_to_presented_ms_p95']:.1f} ms  (frame read to composed and scaled for the screen)",
         f"frames             {report['frames_read']} read, {report['frames_processed']} analysed "
-        f"({100 * report['analysed_share']:.1f} %), {report['dropped_frames']} dropped",
+        f"({100 * report['analysed_share']:.1f} %), {report['dropped_frames']} dropped"
+        + (f"; the source's rate sent {report['frames_due']}: {100 * report['analysed_of_due']:.1f} % analysed"
+           if report.get("frames_due") else ""),
         f"CPU                {report['cpu_percent']:.0f} % of one core (whole process): "
         + ", ".join(f"{name} {pct:.0f} %" for name, pct in report["cpu_by_thread"].items() if pct >= 0.5),
         "threads            " + ", ".join(f"{k} {v}" for k, v in report["thread_budget"].items())
@@ -290,9 +304,12 @@ def format_report(report: dict[str, Any]) -> str:
                      f"({report['frame_log_mb']:.1f} MB of it: this bench's log of every frame), "
                      f"p95 {100 * drift['p95_drift_share']:+.1f} % (last tenth vs first), "
                      f"lowest analysed share {100 * drift['analysed_share_min']:.1f} %")
-        lines.append("  t s      RSS MB  analysed %   p50 ms   p95 ms")
+        paced = "analysed_of_due" in report["timeline"][0]
+        lines.append("  t s      RSS MB  analysed %   p50 ms   p95 ms"
+                     + ("   (analysed: of the frames the source's rate sent)" if paced else ""))
         for row in report["timeline"]:
-            lines.append(f"  {row['t_s']:<8.0f} {row['rss_mb']:7.1f} {100 * row['analysed_share']:10.1f} "
+            share = row.get("analysed_of_due", row["analysed_share"])
+            lines.append(f"  {row['t_s']:<8.0f} {row['rss_mb']:7.1f} {100 * share:10.1f} "
                          f"{row['latency_ms_p50']:8.1f} {row['latency_ms_p95']:8.1f}")
     if report["engine_error"]:
         lines.append(f"ENGINE ERROR       {report['engine_error']}")

@@ -157,7 +157,7 @@ class Pipeline:
         self.capture = CaptureThread(
             self.source, self.slot, realtime=cap.realtime, speed=cap.speed, loop=cap.loop,
             reconnect_initial_s=cap.reconnect_initial_s, reconnect_max_s=cap.reconnect_max_s,
-            prepare=self.processor.segmenter.fit,
+            prepare=self.processor.segmenter.fit_ahead,
         )
         self.draw = draw
         self.result_listeners: list[ResultListener] = []

@@ -20,16 +20,20 @@ def test_a_busy_thread_is_charged_to_its_name():
     before = thread_cpu_seconds()
     start = time.monotonic()
 
+    burnt, release = threading.Event(), threading.Event()
+
     def burn() -> None:
         t0 = time.thread_time()
         while time.thread_time() - t0 < 0.3:  # 0.3 s of this thread's own CPU, however loaded the machine
             sum(range(1000))
+        burnt.set()
+        release.wait(10)  # alive (and named) while it is read
 
     worker = threading.Thread(target=burn, name="burner")
     worker.start()
-    while worker.is_alive():
-        after = thread_cpu_seconds()  # read while it lives: a finished thread leaves /proc
-        time.sleep(0.01)
+    assert burnt.wait(30)
+    after = thread_cpu_seconds()
+    release.set()
     worker.join()
     shares = cpu_by_thread(before, after, time.monotonic() - start)
     elapsed = time.monotonic() - start

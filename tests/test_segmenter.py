@@ -65,3 +65,16 @@ def test_classifier_is_not_a_segmentation_model():
         pytest.skip(f"ImageNet MobileNetV2 not available at {classifier}")
     with pytest.raises(ModelError, match=r"not an LGPS model: output shape \(1, 1001\)"):
         Segmenter(classifier)
+
+
+def test_4k_frames_are_fitted_by_the_engine_with_the_same_result(model_path, real_frames):
+    """fit_ahead leaves 4K frames to the engine thread; the model's output is the same either way."""
+    import cv2
+
+    seg = Segmenter(model_path, threads=1)
+    hd = cv2.resize(real_frames[0], (1920, 1080))
+    uhd = cv2.resize(real_frames[0], (3840, 2160))
+    ahead = seg.fit_ahead(hd)
+    assert ahead is not None and np.array_equal(ahead[0], seg.fit(hd)[0])
+    assert seg.fit_ahead(uhd) is None
+    assert np.array_equal(seg.infer(uhd, seg.fit_ahead(uhd)).prob, seg.infer(uhd, seg.fit(uhd)).prob)
