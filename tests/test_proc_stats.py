@@ -68,3 +68,23 @@ def test_frame_log_selects_by_time_and_counts_its_bytes():
         log.add_result(R(100.0 + t, float(t)))
     assert list(log.between(102.0, 105.0)) == [3.0, 4.0, 5.0]
     assert log.nbytes == 10 * (8 + 4 + 4)
+
+
+def test_soak_plot_draws_a_timeline_and_refuses_a_report_without_one(tmp_path):
+    import json
+
+    import cv2
+
+    from engine.soak_plot import main
+
+    rows = [{"t_s": 60.0 * i, "rss_mb": 300.0 + i, "analysed_share": 1.0, "analysed_of_due": 0.99,
+             "latency_ms_p50": 10.0, "latency_ms_p95": 14.0} for i in range(1, 11)]
+    report = tmp_path / "soak.json"
+    report.write_text(json.dumps({"timeline": rows, "source": "clip", "machine": "here"}))
+    out = tmp_path / "soak.png"
+    assert main([str(report), str(out)]) == 0
+    image = cv2.imread(str(out))
+    assert image is not None and image.shape[0] > 400 and image.std() > 5  # drawn, not blank
+    report.write_text(json.dumps({"timeline": []}))
+    assert main([str(report), str(tmp_path / "none.png")]) == 2
+    assert not (tmp_path / "none.png").exists()
