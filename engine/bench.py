@@ -269,7 +269,7 @@ def format_report(report: dict[str, Any]) -> str:
     lines = [
         f"machine            {report['machine']}",
         f"model              {report['model']} ({report['model_input']}px, {report['model_dtype']}, "
-        f"{report['threads']} threads)",
+        f"LiteRT threads {report['threads']})",
         f"source             {report['source']}  realtime={report['realtime']}  crf={report['crf']}",
         f"bare inference     {report['inference_fps']:.1f} FPS  (p50 {report['inference_ms_p50']:.2f} ms, "
         f"p95 {report['inference_ms_p95']:.2f} ms)",

@@ -58,7 +58,7 @@ class ThreadsConfig:
 
     decoder: int = _range(1, 0, 16)  # FFmpeg decoder threads for files and streams (0: FFmpeg's choice)
     opencv: int = _range(1, 0, 16)  # OpenCV's pool: resizes, colour conversion (0: one per core)
-    inference: int = _range(2, 1, 64)  # LiteRT CPU threads
+    inference: int = _range(1, 1, 64)  # LiteRT CPU threads (1: the engine thread only; see config.yaml)
     encoder: int = _range(1, 0, 16)  # x264 threads when recording or exporting (0: x264's choice)
 
 

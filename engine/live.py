@@ -151,11 +151,10 @@ def wire(session: SourceSession, display_size: Callable[[], tuple[int, int]],
 
     def present(frame: Frame) -> None:  # capture thread
         try:
-            image, result = compositor.compose(frame)
-            shown = Shown(frame, image, scale_for_display(image, display_size()), result)
+            shown = compositor.compose_for_display(frame, display_size())
         except Exception:  # a drawing bug must not freeze the picture: show the raw frame, say so in the log
             log.exception("overlay failed on frame %d", frame.index)
-            shown = Shown(frame, frame.image, scale_for_display(frame.image, display_size()))
+            shown = Shown(frame, scale_for_display(frame.image, display_size()))
         with session.shown_lock:
             session.last_shown = shown
             on_frame(session, shown)
@@ -410,9 +409,7 @@ class LiveSession:
         with session.shown_lock:  # always the newest frame, and offered before any later one
             if session.last_shown is None:
                 return
-            frame = session.last_shown.frame
-            image, result = session.compositor.compose(frame)
-            shown = Shown(frame, image, scale_for_display(image, self.display_size()), result)
+            shown = session.compositor.compose_for_display(session.last_shown.frame, self.display_size())
             session.last_shown = shown
             self.on_frame(shown)
 

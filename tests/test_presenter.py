@@ -74,3 +74,36 @@ def test_snapshot_image_is_the_results_own_frame(compositor):
     result = _result(10)
     annotated = compositor.compose_exact(result)
     assert annotated.shape == result.frame.image.shape and not np.array_equal(annotated, result.frame.image)
+
+
+def _big_frame(index: int) -> tuple[Frame, Result]:
+    """A 1920x1080 frame with a polyp outline at a known place (the 160x120 result scaled by 12 and 9)."""
+    image = np.full((1080, 1920, 3), 90, np.uint8)
+    frame = Frame(index=index, capture_time=0.0, image=image, pts_s=index / FPS)
+    contour = np.array([[480, 270], [1200, 270], [1200, 810], [480, 810]], np.int32)
+    polyp = Polyp(id=1, area=720 * 540, box=(480, 270, 721, 541), mean_prob=0.9, max_prob=0.97, contour=contour)
+    return frame, Result(frame, np.zeros((256, 256), np.float32), None, (polyp,), {}, 0.0)
+
+
+def test_the_overlay_is_drawn_at_the_displays_size_where_the_frame_shows_it():
+    """compose_for_display draws on the scaled frame: the same tinted area as drawing at frame size
+    and scaling, without the frame-size copy."""
+    from engine.presenter import scale_for_display
+
+    style = OverlayConfig(readout=False, labels=False)
+    compositor = Compositor(lambda: style)
+    frame, result = _big_frame(3)
+    compositor.set_result(result)
+    shown = compositor.compose_for_display(frame, (640, 360))
+    assert shown.display.shape == (360, 640, 4) and shown.drawn and shown.result is result
+    reference = scale_for_display(compositor.compose(frame)[0], (640, 360))
+    raw = scale_for_display(frame.image, (640, 360))
+    ours = np.any(shown.display[..., :3] != raw[..., :3], axis=2)
+    theirs = np.any(reference[..., :3] != raw[..., :3], axis=2)
+    assert ours.sum() > 0.15 * ours.size  # the fill covers the polyp (a quarter of the frame)
+    assert (ours & theirs).sum() / (ours | theirs).sum() > 0.95
+    ys, xs = np.nonzero(ours)
+    assert abs(xs.min() - 160) <= 2 and abs(xs.max() - 400) <= 2 and abs(ys.min() - 90) <= 2
+    compositor.show_overlay = False
+    hidden = compositor.compose_for_display(frame, (640, 360))
+    assert not hidden.drawn and np.array_equal(hidden.display, raw)
