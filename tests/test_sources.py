@@ -261,46 +261,6 @@ def test_camera_list_probes_indices_where_there_is_no_v4l2(monkeypatch):
     assert opened == [0, 1, 2]
 
 
-def _bt601_to_bgr(yuv420: np.ndarray, height: int, width: int) -> np.ndarray:
-    """The BT.601 limited-range formula in floating point (chroma repeated 2x2): the reference."""
-    y = yuv420[:height].astype(float) - 16
-    quarter = height * width // 4
-    u = yuv420[height:].reshape(-1)[:quarter].reshape(height // 2, width // 2).astype(float) - 128
-    v = yuv420[height:].reshape(-1)[quarter:].reshape(height // 2, width // 2).astype(float) - 128
-    u, v = (np.repeat(np.repeat(c, 2, axis=0), 2, axis=1) for c in (u, v))
-    bgr = np.stack([1.164 * y + 2.017 * u, 1.164 * y - 0.392 * u - 0.813 * v, 1.164 * y + 1.596 * v], -1)
-    return np.clip(bgr, 0, 255)
-
-
-def test_fast_colour_conversion_is_bt601_within_rounding(real_clip):
-    """OpenCV's YUV->BGR path (engine.sources.to_bgr) against the formula: rounding only, no colour cast.
-
-    (FFmpeg's default swscale path, which it replaces, is itself 0.8-1.4 levels darker than the formula.)
-    """
-    from engine.sources import to_bgr
-
-    with av.open(str(real_clip)) as container:
-        for n, frame in enumerate(container.decode(video=0)):
-            exact = _bt601_to_bgr(frame.to_ndarray(format="yuv420p"), frame.height, frame.width)
-            diff = to_bgr(frame).astype(float) - exact
-            assert np.abs(diff).mean() < 1.0
-            assert np.abs(diff.reshape(-1, 3).mean(axis=0)).max() < 0.3
-            ffmpeg = frame.to_ndarray(format="bgr24").astype(float) - exact
-            assert np.abs(ffmpeg.reshape(-1, 3).mean(axis=0)).max() < 2.0  # what it replaces: same colours
-            if n == 5:
-                break
-
-
-def test_full_range_frames_keep_ffmpegs_exact_conversion():
-    """A full-range (JPEG, MJPEG camera) frame must not go through the limited-range matrix."""
-    from engine.sources import to_bgr
-
-    image = np.zeros((16, 16, 3), np.uint8)
-    image[:, :8] = (10, 200, 60)
-    frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuvj420p")
-    assert np.array_equal(to_bgr(frame), frame.to_ndarray(format="bgr24"))
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 def test_decoder_threads_reach_ffmpeg(real_clip, threads):
     source = VideoFileSource(real_clip, decoder_threads=threads)
