@@ -3,7 +3,10 @@
 Fed with each Result (``add``), it keeps per alerted track: id, first and last seen (source time
 and frame), how long it was on screen as an alert, its peak confidence and the best thumbnail
 (the frame of peak confidence, cropped around the polyp, kept as a small JPEG). Only alerts count:
-a candidate that never persisted is not a finding. Memory stays bounded: one thumbnail per polyp.
+a candidate that never persisted is not a finding. Memory stays bounded over hours: the timeline
+is two flat arrays (8 bytes an alert frame) and thumbnails are kept for the `MAX_THUMBNAILS` findings
+of highest peak confidence (a one-hour soak of a looped clip, 11,000 findings, had grown 50 MB
+with one thumbnail per finding and a list of tuples).
 
 The HTML page is self-contained (thumbnails and the timeline plot embedded as data URLs) so it
 can be mailed or archived as one file. The timeline is drawn by matplotlib.
@@ -18,6 +21,7 @@ import html
 import io
 import json
 import threading
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +33,8 @@ from engine.results import Result
 
 VERSION = "0.1.0"
 THUMB_SIDE = 160
+MAX_THUMBNAILS = 300  # findings of highest peak confidence that keep a thumbnail (~3.5 kB each)
+PLOT_ROWS = 60  # the timeline plot draws the findings longest on screen
 
 
 @dataclass
@@ -80,7 +86,9 @@ class ProcedureRecord:
         self.findings: dict[int, Finding] = {}
         self.frames = 0
         self.last_s = 0.0
-        self.timeline: list[tuple[float, int]] = []  # (time, finding id) of every alert frame
+        self._times = array("f")  # source time of every alert frame...
+        self._ids = array("i")  # ...and its finding's id
+        self._thumbnails = 0
         self._lock = threading.Lock()  # the engine thread adds, the GUI thread reads and writes
 
     def snapshot(self) -> list[Finding]:
@@ -107,10 +115,31 @@ class ProcedureRecord:
                 f = self.findings[polyp.id] = Finding(polyp.id, index, t, index, t)
             f.last_frame, f.last_s = index, t
             f.alert_frames += 1
-            self.timeline.append((t, polyp.id))
+            self._times.append(t)
+            self._ids.append(polyp.id)
             if polyp.confidence > f.peak_confidence:
                 f.peak_confidence, f.peak_frame, f.peak_s = polyp.confidence, index, t
-                f.thumbnail_jpeg = _thumbnail(result.frame.image, polyp.box)
+                if self._room_for_thumbnail(f):
+                    f.thumbnail_jpeg = _thumbnail(result.frame.image, polyp.box)
+
+    def _room_for_thumbnail(self, finding: Finding) -> bool:
+        """Keep at most MAX_THUMBNAILS: a new one displaces the lowest-peak one, if it is lower."""
+        if finding.thumbnail_jpeg:
+            return True
+        if self._thumbnails < MAX_THUMBNAILS:
+            self._thumbnails += 1
+            return True
+        lowest = min((f for f in self.findings.values() if f.thumbnail_jpeg), key=lambda f: f.peak_confidence)
+        if lowest.peak_confidence >= finding.peak_confidence:
+            return False
+        lowest.thumbnail_jpeg = b""
+        return True
+
+    @property
+    def timeline(self) -> list[tuple[float, int]]:
+        """(time, finding id) of every alert frame."""
+        with self._lock:
+            return list(zip(self._times, self._ids, strict=True))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -144,13 +173,17 @@ class ProcedureRecord:
         from matplotlib.figure import Figure
 
         duration = max(self.last_s, 1.0 / self.fps)
-        fig = Figure(figsize=(9, 0.6 + 0.35 * max(1, len(self.findings))), dpi=110)
+        longest = sorted(self.findings, key=lambda i: -self.findings[i].alert_frames)[:PLOT_ROWS]
+        ids = sorted(longest, key=lambda i: self.findings[i].first_s)
+        fig = Figure(figsize=(9, 0.6 + 0.35 * max(1, len(ids))), dpi=110)
         ax = fig.add_subplot()
-        ids = sorted(self.findings, key=lambda i: self.findings[i].first_s)
         rows = {pid: n for n, pid in enumerate(ids)}
+        times, which = np.array(self._times, np.float32), np.array(self._ids, np.intc)  # copies: the arrays grow
         for pid in ids:
-            times = [t for t, p in self.timeline if p == pid]
-            ax.scatter(times, [rows[pid]] * len(times), marker="|", s=120, color="#0a8a4a")
+            at = times[which == pid]
+            ax.scatter(at, [rows[pid]] * len(at), marker="|", s=120, color="#0a8a4a")
+        if len(ids) < len(self.findings):
+            ax.set_title(f"the {len(ids)} of {len(self.findings)} polyps longest on screen", fontsize=9)
         ax.set_yticks(range(len(ids)), [f"polyp {pid}" for pid in ids])
         ax.set_xlim(0, duration)
         ax.set_ylim(-0.7, max(0, len(ids) - 1) + 0.7)
