@@ -27,6 +27,12 @@ from engine.recorder import Recorder
 log = logging.getLogger(__name__)
 
 QUEUE_FRAMES = 48  # ~2 s at 25 fps; beyond that frames are dropped and counted, never blocking
+QUEUE_BYTES = 256_000_000  # and never more than this: 48 4K frames were 1.2 GB (a laptop's memory)
+
+
+def queue_frames(width: int, height: int) -> int:
+    """How many frames of this size the writer's queue may hold (at least 4)."""
+    return max(4, min(QUEUE_FRAMES, QUEUE_BYTES // max(1, width * height * 3)))
 
 
 def timestamped(folder: str | Path, prefix: str, suffix: str) -> Path:
@@ -49,7 +55,7 @@ class LiveRecorder:
                  on_failed: Callable[[str], None] | None = None, encoder_threads: int = 1):
         self.path = Path(path)
         self._recorder = Recorder(self.path, width, height, fps, config, threads=encoder_threads)  # RecorderError
-        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(QUEUE_FRAMES)
+        self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(queue_frames(width, height))
         self.on_finished, self.on_failed = on_finished, on_failed
         self._accepting = True
         self._stopping = False

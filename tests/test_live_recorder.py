@@ -66,3 +66,13 @@ def test_a_failing_write_reports_once_and_keeps_what_was_written(tmp_path):
     recorder.stop()
     assert recorder.wait(10)
     assert failures == ["recording stopped: disk full"]
+
+
+def test_the_writers_queue_is_bounded_in_bytes_too():
+    """VGA keeps the frame count, 1080p gets 41 frames (0.7 s at 60 fps), 4K 10 (0.33 s at 30 fps)."""
+    from engine.live_recorder import QUEUE_BYTES, QUEUE_FRAMES, queue_frames
+
+    assert queue_frames(640, 480) == QUEUE_FRAMES
+    assert queue_frames(1920, 1080) == 41
+    assert queue_frames(3840, 2160) == QUEUE_BYTES // (3840 * 2160 * 3) == 10
+    assert queue_frames(16000, 16000) == 4
