@@ -168,7 +168,8 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
     info = live.current.info if live.current else None
     rate = info.fps * config.capture.speed if realtime and info and not info.is_live else None
     timeline = _sample_timeline(live, log, start, seconds, timeline_s or max(5.0, seconds / 60), rate)
-    threads_cpu = cpu_by_thread(threads_before, thread_cpu_seconds(), time.monotonic() - start)
+    measured_s = time.monotonic() - start  # the frames due are counted to here, not through stop()
+    threads_cpu = cpu_by_thread(threads_before, thread_cpu_seconds(), measured_s)
     session = live.current
     live.stop()
     elapsed = time.monotonic() - start
@@ -185,7 +186,7 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
     minute = log.between(-math.inf, start + quarter)
     last = log.between(start + elapsed - quarter, math.inf)
     analysed = len(log.times)
-    due = round(elapsed * rate) if rate else None
+    due = round(measured_s * rate) if rate else None
     return {
         "source": f"{info.name} {info.width}x{info.height} @ {info.fps:.2f} fps" if info else source_spec,
         "realtime": realtime,

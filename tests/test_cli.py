@@ -165,3 +165,4 @@ def test_bench_json_has_the_promised_fields(config_file, real_clip):
     assert report["drift"]["rss_growth_mb"] == pytest.approx(
         report["timeline"][-1]["rss_mb"] - report["timeline"][0]["rss_mb"])
     assert 0 < report["frame_log_mb"] < 1
+    assert report["frames_due"] is None and report["analysed_of_due"] is None  # unpaced: nothing is "due"
