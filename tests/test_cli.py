@@ -166,3 +166,14 @@ def test_bench_json_has_the_promised_fields(config_file, real_clip):
         report["timeline"][-1]["rss_mb"] - report["timeline"][0]["rss_mb"])
     assert 0 < report["frame_log_mb"] < 1
     assert report["frames_due"] is None and report["analysed_of_due"] is None  # unpaced: nothing is "due"
+
+
+def test_paced_bench_counts_the_frames_the_source_sent(config_file, real_clip):
+    """A paced replay stands in for a live feed: frames due = measuring time x the clip's rate."""
+    proc = run_main("--config", str(config_file), "bench", "--source", str(real_clip), "--seconds", "2",
+                    "--realtime", "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert 50 <= report["frames_due"] <= 56  # 2 s (a loaded machine may oversleep a little) at 25 fps
+    assert report["analysed_of_due"] == pytest.approx(report["frames_processed"] / report["frames_due"])
+    assert 0 < report["analysed_of_due"] <= 1.05
