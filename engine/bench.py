@@ -17,7 +17,7 @@ import resource
 import threading
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,8 +55,8 @@ def bare_inference_fps(segmenter: Segmenter, image: np.ndarray, seconds: float =
             "ms_p95": float(np.percentile(arr, 95))}
 
 
-def _percentiles(values: list[float]) -> tuple[float, float]:
-    if not values:
+def _percentiles(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    if len(values) == 0:
         return 0.0, 0.0
     return float(np.median(values)), float(np.percentile(values, 95))
 
@@ -110,7 +110,7 @@ def _sample_timeline(live: Any, log: FrameLog, start: float, seconds: float, eve
         read = session.pipeline.capture.frames_read if session and session.pipeline else 0
         with log.lock:
             analysed = len(log.times)
-            window = list(log.latency[analysed_before:analysed])
+            window = log.latency[analysed_before:analysed]
         p50, p95 = _percentiles(window)
         new_read = read - read_before
         row = {"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1),
@@ -180,8 +180,8 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
     info = session.info if session else None
     cpu = time.process_time() - cpu0
     warm = log.between(start + 1.0, math.inf)
-    p50, p95 = _percentiles(list(warm) if len(warm) else list(log.latency))
-    s50, s95 = _percentiles(list(log.shown[len(log.shown) // 10:]))
+    p50, p95 = _percentiles(warm if len(warm) else log.latency)
+    s50, s95 = _percentiles(log.shown[len(log.shown) // 10:])
     quarter = min(60.0, elapsed / 4)
     minute = log.between(-math.inf, start + quarter)
     last = log.between(start + elapsed - quarter, math.inf)
@@ -205,7 +205,7 @@ def run_pipeline(config: Config, source_spec: str, seconds: float, realtime: boo
         "latency_ms_p95": p95,
         "read_to_presented_ms_p50": s50,
         "read_to_presented_ms_p95": s95,
-        "latency_growth_ms": _percentiles(list(last))[0] - _percentiles(list(minute))[0],
+        "latency_growth_ms": _percentiles(last)[0] - _percentiles(minute)[0],
         "stage_ms": {k: float(np.median(v)) for k, v in log.stages.items()},
         "stage_ms_p95": {k: float(np.percentile(v, 95)) for k, v in log.stages.items()},
         "frame_log_mb": log.nbytes / 1e6,

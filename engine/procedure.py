@@ -88,7 +88,7 @@ class ProcedureRecord:
         self.last_s = 0.0
         self._times = array("f")  # source time of every alert frame...
         self._ids = array("i")  # ...and its finding's id
-        self._thumbnails = 0
+        self._thumbnailed: dict[int, Finding] = {}  # the findings that hold a thumbnail (<= MAX_THUMBNAILS)
         self._lock = threading.Lock()  # the engine thread adds, the GUI thread reads and writes
 
     def snapshot(self) -> list[Finding]:
@@ -123,16 +123,19 @@ class ProcedureRecord:
                     f.thumbnail_jpeg = _thumbnail(result.frame.image, polyp.box)
 
     def _room_for_thumbnail(self, finding: Finding) -> bool:
-        """Keep at most MAX_THUMBNAILS: a new one displaces the lowest-peak one, if it is lower."""
-        if finding.thumbnail_jpeg:
+        """Keep at most MAX_THUMBNAILS: a new one displaces the lowest-peak one, if it is lower.
+
+        Only the thumbnailed findings are searched, never all of them (thousands on a looped clip).
+        """
+        if finding.id in self._thumbnailed or len(self._thumbnailed) < MAX_THUMBNAILS:
+            self._thumbnailed[finding.id] = finding
             return True
-        if self._thumbnails < MAX_THUMBNAILS:
-            self._thumbnails += 1
-            return True
-        lowest = min((f for f in self.findings.values() if f.thumbnail_jpeg), key=lambda f: f.peak_confidence)
+        lowest = min(self._thumbnailed.values(), key=lambda f: f.peak_confidence)
         if lowest.peak_confidence >= finding.peak_confidence:
             return False
         lowest.thumbnail_jpeg = b""
+        del self._thumbnailed[lowest.id]
+        self._thumbnailed[finding.id] = finding
         return True
 
     @property

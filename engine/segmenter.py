@@ -121,7 +121,7 @@ class Segmenter:
         17 ms at 4K here). At 4K the capture thread is saturated by decoding, colour conversion and
         display scaling (22 of 30 fps read with the fit there, 30 of 30 without); up to 1080p the
         engine thread is the busier one (it also draws what is recorded), so the capture thread
-        fits ahead (1080p60 recording: 98.4 % analysed this way, 96.8 % the other).
+        fits ahead (1080p60 recording: 98.4 % of the frames read analysed this way, 96.8 % the other).
         """
         height, width = frame_bgr.shape[:2]
         if width * height >= FIT_ON_ENGINE_PIXELS:
