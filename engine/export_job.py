@@ -14,6 +14,7 @@ from pathlib import Path
 
 import cv2
 
+from engine import frame_boundary
 from engine.config import Config
 from engine.errors import Interrupted, RecorderError, SourceTruncatedError, Terminated
 from engine.overlay import format_file_readout
@@ -120,14 +121,15 @@ def export_clip(
                     first_pts = pts if first_pts is None else first_pts
                     readout = format_file_readout(pts, index, config.crf.enabled)
                     result = processor.process(Frame(index, time.monotonic(), image, pts), config, readout=readout)
-                    recorder.write(result.annotated, pts - first_pts)
-                    if events:
-                        _write_event(events, result, events_path)
-                    if record:
-                        record.add(result)
-                    if masks and not cv2.imwrite(str(masks / f"{index:06d}.png"), result.frame_mask()):
-                        raise RecorderError(f"cannot write mask {masks / f'{index:06d}.png'}")
-                    written += 1
+                    with frame_boundary.writing():  # an interrupt waits for this frame's outputs to be complete
+                        recorder.write(result.annotated, pts - first_pts)
+                        if events:
+                            _write_event(events, result, events_path)
+                        if record:
+                            record.add(result)
+                        if masks and not cv2.imwrite(str(masks / f"{index:06d}.png"), result.frame_mask()):
+                            raise RecorderError(f"cannot write mask {masks / f'{index:06d}.png'}")
+                        written += 1
                     if bar:
                         bar.update(written)
                     if on_progress:
