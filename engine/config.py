@@ -146,6 +146,8 @@ class TrainingConfig:
     loader_workers: int = _range(4, 1, 64)
     negative_rate: float = _range(0.0, 0.0, 0.9)
     loss: str = _range("hybrid", choices=("hybrid", "hybrid_boundary"))
+    empty_target_loss: str = _range("area", choices=("area", "per_image"))
+    select_max_false_alarms: float = _range(1.0, 0.0, 1.0)
     deep_supervision: bool = False
     augment: str = _range("standard", choices=("standard", "strong"))
 

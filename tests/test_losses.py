@@ -72,3 +72,37 @@ def test_dice_per_image_with_empty_masks():
     assert _f(losses.dice_per_image(T, P))[0] == pytest.approx(2 / 3)  # 0.5 is not > 0.5: one pixel
     assert _f(losses.dice_per_image(T, P, threshold=0.4))[0] == pytest.approx(1.0)
     assert _f(losses.dice_per_image(T, np.roll(T, 1)))[0] == pytest.approx(0.5)
+
+
+def _faint_noise_on_empty_target() -> tuple[np.ndarray, np.ndarray]:
+    """A polyp-free 64x64 target and a prediction whose probabilities add up to ~100 pixels (all < 0.05)."""
+    t = np.zeros((1, 64, 64, 1), np.float32)
+    p = np.full_like(t, 100.0 / t.size)
+    return t, p
+
+
+@pytest.mark.parametrize("loss", [losses.hybrid_loss, losses.hybrid_boundary_loss])
+def test_empty_target_area_scoring_does_not_punish_invisible_probability(loss):
+    t, p = _faint_noise_on_empty_target()
+    # per image (smoothing 1): Dice 1/101 and foreground IoU 1/101 -> 0.3 * (0.7 + 1) * 100/101 + bce
+    assert _f(loss(t, p, "per_image")) > 0.5
+    # by area: both terms are the false-positive share 100 / 4096
+    share = 100.0 / 4096
+    bce = -math.log(1 - share)
+    expected = 0.4 * bce + 0.3 * (0.7 * share + 0.3 * share) + 0.3 * share
+    assert _f(loss(t, p, "area")) == pytest.approx(expected, rel=1e-3)
+    # a visible false polyp (a quarter of the crop at 0.9) still costs more than faint noise
+    blob = t.copy()
+    blob[0, :32, :32] = 0.9
+    assert _f(loss(t, blob, "area")) > 5 * _f(loss(t, p, "area"))
+
+
+def test_empty_target_scoring_leaves_polyp_frames_unchanged():
+    rng = np.random.default_rng(1)
+    t = np.zeros((2, 32, 32, 1), np.float32)
+    t[:, 8:24, 8:24] = 1.0
+    p = rng.uniform(0, 1, t.shape).astype(np.float32)
+    for loss in (losses.hybrid_loss, losses.hybrid_boundary_loss):
+        assert _f(loss(t, p, "area")) == pytest.approx(_f(loss(t, p, "per_image")), abs=1e-6)
+    named = losses.segmentation_loss("hybrid_boundary", "per_image")
+    assert _f(named(t, p)) == pytest.approx(_f(losses.hybrid_boundary_loss(t, p, "per_image")), abs=1e-6)

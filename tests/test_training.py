@@ -152,6 +152,18 @@ def _train(root: Path, out: Path, epochs: int, adversarial: float = 0.0) -> int:
                  "--cache-size", "80", "--adversarial-weight", str(adversarial), "--recalibrate-frames", "4"])
 
 
+def test_selection_prefers_epochs_within_the_false_alarm_limit():
+    from training.run import NO_BEST, is_better
+
+    best = {"val_dice": 0.90, "eligible": False}  # the best so far outlines healthy mucosa
+    assert is_better(0.85, True, best)  # any eligible epoch replaces it, even at lower Dice
+    assert not is_better(0.95, False, {"val_dice": 0.85, "eligible": True})
+    assert is_better(0.86, True, {"val_dice": 0.85, "eligible": True})
+    assert not is_better(0.85, True, {"val_dice": 0.85, "eligible": True})  # ties keep the earlier epoch
+    assert is_better(0.2, False, NO_BEST)  # the first epoch is always kept
+    assert not is_better(0.80, True, {"val_dice": 0.81})  # best.json from before the limit counts as eligible
+
+
 @pytest.mark.data
 @pytest.mark.slow
 def test_two_step_training_checkpoints_and_resumes(tmp_path, monkeypatch):

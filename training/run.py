@@ -38,8 +38,19 @@ def false_alarm_share(generator: Any, crops: np.ndarray, threshold: float = 0.5,
     return alarms / len(crops)
 
 
-def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarray], val_negatives: np.ndarray
-               ) -> list[Any]:
+NO_BEST = {"val_dice": -1.0, "eligible": False}  # before the first epoch: any epoch is better
+
+
+def is_better(val_dice: float, eligible: bool, best: dict[str, Any]) -> bool:
+    """Model selection: an epoch within the false-alarm limit beats any outside it, then higher Dice wins.
+
+    ``best`` is best.json's content (runs saved before the limit existed count as eligible).
+    """
+    return (eligible, val_dice) > (bool(best.get("eligible", True)), float(best.get("val_dice", -1)))
+
+
+def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarray], val_negatives: np.ndarray,
+               max_false_alarms: float = 1.0) -> list[Any]:
     from training.bn import recalibrate_batchnorm
 
     class RecalibrateBeforeValidation(keras.callbacks.Callback):
@@ -68,20 +79,29 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
                 logs["learning_rate"] = float(np.asarray(lr))
 
     class KeepBest(keras.callbacks.Callback):
-        """Saves the generator's weights when val_dice improves; survives a resume (best.json)."""
+        """Saves the generator's weights at the best validation epoch; survives a resume (best.json).
+
+        Best: the highest val_dice among epochs whose val_false_alarms are at most
+        ``max_false_alarms`` (a model that outlines healthy mucosa is not a candidate however well
+        it segments); while no epoch qualifies, the highest val_dice of any epoch.
+        """
 
         def __init__(self) -> None:
             super().__init__()
             self.info_path, self.weights_path = out / "best.json", out / "best.weights.h5"
-            self.best = json.loads(self.info_path.read_text()) if self.info_path.is_file() else {"val_dice": -1}
+            self.best = json.loads(self.info_path.read_text()) if self.info_path.is_file() else dict(NO_BEST)
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            score = float((logs or {}).get("val_dice", -1))
-            if score > self.best["val_dice"]:
-                self.best = {"val_dice": score, "epoch": epoch + 1}
+            logs = logs or {}
+            score, alarms = float(logs.get("val_dice", -1)), float(logs.get("val_false_alarms", 0.0))
+            eligible = not alarms > max_false_alarms  # nan (no crops) counts as eligible
+            if is_better(score, eligible, self.best):
+                self.best = {"val_dice": score, "epoch": epoch + 1, "val_false_alarms": alarms,
+                             "eligible": eligible, "max_false_alarms": max_false_alarms}
                 generator.save_weights(self.weights_path)
                 self.info_path.write_text(json.dumps(self.best))
-                print(f"\nepoch {epoch + 1}: val_dice {score:.4f} (best so far) -> {self.weights_path}")
+                print(f"\nepoch {epoch + 1}: val_dice {score:.4f}, false alarms {alarms:.3f} (best so far) "
+                      f"-> {self.weights_path}")
 
     cbs = [EpochInfo(), RecalibrateBeforeValidation(), KeepBest(),
            keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
@@ -118,7 +138,7 @@ def _data(cfg: dict[str, Any], max_frames: int | None) -> tuple[np.ndarray, ...]
 def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple[Any, Any]:
     from training.gan import LGPSGAN, mean_dice_metric
     from training.imagenet import load_imagenet_encoder
-    from training.losses import deep_supervision_loss, dice_per_image, hybrid_boundary_loss, hybrid_loss, main_head
+    from training.losses import deep_supervision_loss, dice_per_image, main_head, segmentation_loss
     from training.model import (
         build_discriminator,
         build_generator,
@@ -140,9 +160,9 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
         warmup_steps=min(steps, epochs * steps // 4))
     optimizer = keras.optimizers.Adam(schedule)
     jit = cfg.get("jit_compile", "auto")
-    loss = hybrid_boundary_loss if cfg.get("loss") == "hybrid_boundary" else hybrid_loss
+    loss = segmentation_loss(cfg.get("loss", "hybrid"), cfg.get("empty_target_loss", "area"))
     if cfg["adversarial_weight"] > 0:
-        if cfg.get("deep_supervision") or loss is not hybrid_loss:
+        if cfg.get("deep_supervision") or cfg.get("loss", "hybrid") != "hybrid":
             raise DataError("adversarial training uses the plain hybrid loss without deep supervision")
         model = LGPSGAN(generator, build_discriminator(cfg["input_size"]), cfg["adversarial_weight"])
         model.compile(optimizer=optimizer, jit_compile=jit)
@@ -214,7 +234,8 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     calibration = [x for x, _ in FrameBatches(xi[:calibration_frames], xm[:calibration_frames], 16, size,
                                               train=False)] if calibration_frames else []
     model.fit(train_batches, validation_data=val_batches, epochs=cfg["epochs"], steps_per_epoch=steps,
-              callbacks=_callbacks(keras, generator, out, calibration, negative_crops(vi, vm, size)), verbose=2)
+              callbacks=_callbacks(keras, generator, out, calibration, negative_crops(vi, vm, size),
+                                   cfg.get("select_max_false_alarms", 1.0)), verbose=2)
     return finalize(generator, cfg, out, xi, xm, vi, vm, recalibrate_frames, recalibrate_batchnorm,
                     FrameBatches, train_seconds=time.time() - started)
 

@@ -59,6 +59,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int)
     p.add_argument("--negative-rate", type=float, help="share of samples replaced by polyp-free crops")
     p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
+    p.add_argument("--empty-target-loss", choices=("area", "per_image"),
+                   help="how a polyp-free target's IoU/Dice terms are scored (training/losses.py)")
+    p.add_argument("--select-max-false-alarms", type=float,
+                   help="model selection: best val Dice among epochs with val false alarms <= this")
     p.add_argument("--deep-supervision", action=argparse.BooleanOptionalAction, default=None,
                    help="auxiliary decoder heads during training (never exported)")
     p.add_argument("--augment", choices=("standard", "strong"))
@@ -88,7 +92,8 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
 
     cfg = dataclasses.asdict(load_training_config(args.config))
     keys = ("data_root", "out_dir", "epochs", "batch_size", "learning_rate", "adversarial_weight", "seed",
-            "input_size", "cache_size", "encoder_weights", "negative_rate", "loss", "deep_supervision", "augment")
+            "input_size", "cache_size", "encoder_weights", "negative_rate", "loss",
+            "empty_target_loss", "deep_supervision", "augment", "select_max_false_alarms")
     for key in keys:
         value = getattr(args, key)
         if value is not None:
