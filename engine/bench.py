@@ -113,7 +113,7 @@ def _sample_timeline(live: Any, log: FrameLog, start: float, seconds: float, eve
             window = log.latency[analysed_before:analysed]
         p50, p95 = _percentiles(window)
         new_read = read - read_before
-        row = {"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1),
+        row = {"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1), "bench_log_mb": round(log.nbytes / 1e6, 2),
                "analysed_share": (analysed - analysed_before) / new_read if new_read > 0 else 0.0,
                "latency_ms_p50": round(p50, 2), "latency_ms_p95": round(p95, 2)}
         if rate:
@@ -130,7 +130,11 @@ def _drift(timeline: list[dict[str, float]]) -> dict[str, float]:
     tenth = max(1, len(timeline) // 10)
     first = float(np.median([r["latency_ms_p95"] for r in timeline[1:1 + tenth]]))
     last = float(np.median([r["latency_ms_p95"] for r in timeline[-tenth:]]))
-    return {"rss_growth_mb": timeline[-1]["rss_mb"] - timeline[0]["rss_mb"],
+    growth = timeline[-1]["rss_mb"] - timeline[0]["rss_mb"]
+    log_growth = timeline[-1].get("bench_log_mb", 0.0) - timeline[0].get("bench_log_mb", 0.0)
+    return {"rss_growth_mb": growth,
+            # the soak's own per-frame log (FrameLog) is measuring apparatus, not the app's memory
+            "bench_log_growth_mb": log_growth, "rss_growth_without_bench_log_mb": growth - log_growth,
             "p95_drift_share": (last - first) / first if first else 0.0,
             "analysed_share_min": min(r.get("analysed_of_due", r["analysed_share"]) for r in timeline)}
 
@@ -302,7 +306,7 @@ def format_report(report: dict[str, Any]) -> str:
     drift = report.get("drift") or {}
     if drift:
         lines.append(f"over time          memory {drift['rss_growth_mb']:+.1f} MB after the first interval "
-                     f"({report['frame_log_mb']:.1f} MB of it: this bench's log of every frame), "
+                     f"({drift['bench_log_growth_mb']:.1f} MB of it: this bench's log of every frame), "
                      f"p95 {100 * drift['p95_drift_share']:+.1f} % (last tenth vs first), "
                      f"lowest analysed share {100 * drift['analysed_share_min']:.1f} %")
         paced = "analysed_of_due" in report["timeline"][0]

@@ -97,3 +97,24 @@ def test_export_untrained_and_model_card(tmp_path, small_model):
     written = json.loads(write_model_card(tmp_path / "card.json", card).read_text())
     assert written["parameters"] == small_model.count_params()
     assert written["input"]["size"] == [64, 64, 3] and "127.5" in written["input"]["normalisation"]
+
+
+def test_previous_model_summary_keeps_the_replaced_models_headline_numbers():
+    from training.card import previous_model_summary
+
+    def result(dice, alarms=None):
+        return {"mean_dice": dice, "false_alarm_rate": alarms}
+
+    card = {"status": "v2", "git_commit": "abc", "metrics": {
+        "tflite_int8_crf_on": {"kvasir-seg": result(0.85234), "cvc-colondb": result(0.6339)},
+        "tflite_int8_crf_off": {"kvasir-seg": result(0.854)},
+        "polyp_free_test_crops_tflite_int8_crf_on": {"kvasir-seg": result(0.9, 0.0577)},
+        "validation_tflite_int8_crf_on": {"val_stills": result(0.8953), "val": result(0.978, 0.0216)},
+    }}
+    summary = previous_model_summary(card)
+    assert summary["status"] == "v2" and summary["git_commit"] == "abc"
+    assert summary["int8_crf_on_mean_dice"] == {"kvasir-seg": 0.852, "cvc-colondb": 0.634}
+    assert summary["int8_crf_off_mean_dice"] == {"kvasir-seg": 0.854}
+    assert summary["polyp_free_test_crops_false_alarms_int8"] == {"crf_off": {}, "crf_on": {"kvasir-seg": 0.058}}
+    assert summary["validation_int8"]["crf_on"] == {"mean_dice": {"val_stills": 0.895, "val": 0.978},
+                                                    "false_alarm_rate": {"val": 0.022}}

@@ -49,10 +49,13 @@ def test_rss_sees_an_allocation():
 
 
 def test_drift_compares_the_last_tenth_with_the_first():
-    rows = [{"t_s": i, "rss_mb": 300 + i * 0.1, "analysed_share": 1.0 if i != 7 else 0.97,
+    rows = [{"t_s": i, "rss_mb": 300 + i * 0.1, "bench_log_mb": i * 0.04, "analysed_share": 1.0 if i != 7 else 0.97,
              "latency_ms_p50": 10.0, "latency_ms_p95": 20.0 if i < 10 else 22.0} for i in range(20)]
     drift = _drift(rows)
     assert drift["rss_growth_mb"] == pytest.approx(1.9)
+    # the bench's own log is told apart from the app's memory
+    assert drift["bench_log_growth_mb"] == pytest.approx(0.76)
+    assert drift["rss_growth_without_bench_log_mb"] == pytest.approx(1.14)
     assert drift["p95_drift_share"] == pytest.approx(0.10)
     assert drift["analysed_share_min"] == 0.97
     assert _drift(rows[:2]) == {}

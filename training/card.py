@@ -81,7 +81,30 @@ def _data_line(training: dict[str, Any]) -> str:
     sets = " + ".join(f"{name} train.txt" for name in cfg.get("train_sets", []))
     return (f"{sets}, minus a {cfg.get('val_fraction', 0):.0%} validation split held out by video sequence "
             f"({training.get('train_frames')} train / {training.get('val_frames')} val frames); "
-            f"model selected on validation per-image Dice")
+            f"model selected on validation per-image Dice{_selection_limit(cfg)}")
+
+
+def _selection_limit(cfg: dict[str, Any]) -> str:
+    limit = float(cfg.get("select_max_false_alarms", 1.0))
+    return f" among epochs with false alarms on polyp-free validation crops <= {limit:g}" if limit < 1.0 else ""
+
+
+def previous_model_summary(card: dict[str, Any]) -> dict[str, Any]:
+    """A replaced model's headline numbers (int8 test Dice, polyp-free false alarms, validation), 3 decimals."""
+    metrics = card.get("metrics", {})
+
+    def per_set(key: str, field: str) -> dict[str, float]:
+        return {name: round(r[field], 3) for name, r in metrics.get(key, {}).items() if r.get(field) is not None}
+
+    summary: dict[str, Any] = {"status": card.get("status", "unknown"), "git_commit": card.get("git_commit")}
+    for crf in ("off", "on"):
+        summary[f"int8_crf_{crf}_mean_dice"] = per_set(f"tflite_int8_crf_{crf}", "mean_dice")
+        summary.setdefault("polyp_free_test_crops_false_alarms_int8", {})[f"crf_{crf}"] = per_set(
+            f"polyp_free_test_crops_tflite_int8_crf_{crf}", "false_alarm_rate")
+        summary.setdefault("validation_int8", {})[f"crf_{crf}"] = {
+            "mean_dice": per_set(f"validation_tflite_int8_crf_{crf}", "mean_dice"),
+            "false_alarm_rate": per_set(f"validation_tflite_int8_crf_{crf}", "false_alarm_rate")}
+    return summary
 
 
 def read_metrics(items: list[str]) -> dict[str, Any]:

@@ -1,12 +1,15 @@
 """One command from a finished run to the shipped model and its numbers.
 
     python -m training.report --run-dir runs/lgps --data ../shared/data/kvasir-seg \
-        --data ../shared/data/cvc-clinicdb --data ../shared/data/cvc-colondb --status "..."
+        --data ../shared/data/cvc-clinicdb --data ../shared/data/cvc-colondb --status "..." \
+        [--polyp-free runs/negatives/test/kvasir-seg ...] [--validation runs/val_stills \
+         --validation runs/negatives/val] [--previous v2]
 
 Exports int8 (assets/) and float32 (runs/), evaluates Keras float and TFLite int8, each with the
-ConvCRF off and on, through the same code as ``main.py evaluate``; writes every result as JSON
+ConvCRF off and on, through the same code as ``main.py evaluate``, on the test sets and the
+polyp-free test crops (TFLite int8 only on validation material); writes every result as JSON
 under <run-dir>/eval/, a Markdown report <run-dir>/eval/report.md, and the model card with the
-int8 numbers in it.
+numbers in it and, with ``--previous``, the replaced model's headline numbers beside them.
 """
 
 from __future__ import annotations
@@ -44,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--status", required=True, help="one line for the model card")
     p.add_argument("--out", default=str(REPO_ROOT / "assets" / "lgps_int8.tflite"))
     p.add_argument("--card", default=str(REPO_ROOT / "assets" / "model_card.json"))
+    p.add_argument("--polyp-free", action="append", default=[], metavar="DIR",
+                   help="polyp-free test crops (training/negatives.py): false alarms, report only; repeatable")
+    p.add_argument("--validation", action="append", default=[], metavar="DIR",
+                   help="validation material (the numbers a choice of model rests on); repeatable")
+    p.add_argument("--previous", metavar="LABEL",
+                   help="keep the replaced card's headline numbers as previous_model_<LABEL>")
     p.add_argument("--limit", type=int, default=None, help="frames per dataset (quick checks only)")
     p.add_argument("--skip-keras", action="store_true", help="int8 only (saves time)")
     args = p.parse_args(argv)
@@ -53,28 +62,32 @@ def main(argv: list[str] | None = None) -> int:
     from training.export import main as export_main
 
     float_path = run_dir / "lgps_float32.tflite"
+    old_card = json.loads(Path(args.card).read_text()) if Path(args.card).is_file() else {}
     export_main(["--run-dir", str(run_dir), "--out", args.out, "--float-out", str(float_path),
                  "--card", args.card, "--status", args.status])
-    models = [("tflite_int8", Path(args.out))]
-    if not args.skip_keras:
-        models.insert(0, ("keras_float", run_dir / "final.weights.h5"))
-    report = [f"# Evaluation of {run_dir}\n"]
-    for label, model in models:
-        for crf in ("off", "on"):
-            name = f"{label}_crf_{crf}"
-            text = _evaluate(model, args.data, crf, evals / f"{name}.json", args.limit)
-            print(text)
-            report += [f"## {name}\n", text]
+    int8 = [("tflite_int8", Path(args.out))]
+    models = int8 if args.skip_keras else [("keras_float", run_dir / "final.weights.h5"), *int8]
+    groups = [("", args.data, models), ("polyp_free_test_crops_", args.polyp_free, models),
+              ("validation_", args.validation, int8)]
+    report, metrics = [f"# Evaluation of {run_dir}\n"], []
+    for prefix, data, group_models in groups:
+        for label, model in group_models if data else []:
+            for crf in ("off", "on"):
+                name = f"{prefix}{label}_crf_{crf}"
+                text = _evaluate(model, data, crf, evals / f"{name}.json", args.limit)
+                print(text)
+                report += [f"## {name}\n", text]
+                metrics.append(f"{name}={evals / name}.json")
     (evals / "report.md").write_text("\n".join(report))
-    metrics = [f"{n}={evals / n}.json" for n in ("tflite_int8_crf_off", "tflite_int8_crf_on")]
-    metrics += [f"{n}={evals / n}.json" for n in ("keras_float_crf_off", "keras_float_crf_on")
-                if (evals / f"{n}.json").is_file()]
-    from training.card import build_model_card, read_metrics, write_model_card
+    from training.card import build_model_card, previous_model_summary, read_metrics, write_model_card
     from training.model import build_generator
 
     card = json.loads(Path(args.card).read_text())
     card_model = build_generator(int(card["input"]["size"][0]))
     new = build_model_card(card_model, training=card["training"], metrics=read_metrics(metrics), status=args.status)
+    if args.previous:
+        new.update({k: v for k, v in old_card.items() if k.startswith("previous_model_")})
+        new[f"previous_model_{args.previous}"] = previous_model_summary(old_card)
     write_model_card(args.card, new)
     print(f"wrote {evals / 'report.md'} and {args.card}")
     return 0
