@@ -60,6 +60,7 @@ class ThreadsConfig:
     opencv: int = _range(1, 0, 16)  # OpenCV's pool: resizes, colour conversion (0: one per core)
     inference: int = _range(1, 1, 64)  # LiteRT CPU threads (1: the engine thread only; see config.yaml)
     encoder: int = _range(1, 0, 16)  # x264 threads when recording or exporting (0: x264's choice)
+    encoder_niceness: int = _range(19, 0, 19)  # live recorder's thread: served after capture and engine
 
 
 @dataclass(frozen=True)

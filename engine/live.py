@@ -423,6 +423,7 @@ class LiveSession:
         target = Path(path) if path else timestamped(self.config.recorder.folder, "lgps", ".mp4")
         recorder = LiveRecorder(target, info.width, info.height, info.fps, self.config.recorder,
                                 encoder_threads=self.config.threads.encoder,
+                                encoder_niceness=self.config.threads.encoder_niceness,
                                 on_finished=lambda p, n: self._recording_done(recorder, "finished", p, n),
                                 on_failed=lambda message: self._recording_done(recorder, "failed", message))
         self.recorder = recorder

@@ -23,6 +23,7 @@ import numpy as np
 from engine.config import RecorderConfig
 from engine.errors import RecorderError
 from engine.recorder import Recorder
+from engine.thread_budget import lower_this_thread
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,8 @@ class LiveRecorder:
 
     def __init__(self, path: Path, width: int, height: int, fps: float, config: RecorderConfig,
                  on_finished: Callable[[str, int], None] | None = None,
-                 on_failed: Callable[[str], None] | None = None, encoder_threads: int = 1):
+                 on_failed: Callable[[str], None] | None = None, encoder_threads: int = 1,
+                 encoder_niceness: int = 0):
         self.path = Path(path)
         self._recorder = Recorder(self.path, width, height, fps, config, threads=encoder_threads)  # RecorderError
         self._queue: queue.Queue[tuple[np.ndarray, float] | None] = queue.Queue(queue_frames(width, height))
@@ -63,6 +65,7 @@ class LiveRecorder:
         self.dropped = 0
         self.frames_fed = 0  # frames accepted into the queue: what the file will hold
         self.error: str | None = None
+        self.niceness = encoder_niceness
         self._thread = threading.Thread(target=self._run, name="lgps-recorder", daemon=True)
         self._thread.start()
 
@@ -106,6 +109,7 @@ class LiveRecorder:
                     return None
 
     def _run(self) -> None:
+        lower_this_thread(self.niceness)  # x264 runs on this thread (threads: encoder 1)
         first: float | None = None
         while (item := self._next()) is not None:
             image, stamp = item

@@ -158,7 +158,8 @@ def test_bench_json_has_the_promised_fields(config_file, real_clip):
     # where the CPU went: the engine and capture threads by name, their sum within the process's total
     assert report["cpu_by_thread"]["lgps-engine"] > 0 and "lgps-capture" in report["cpu_by_thread"]
     assert sum(report["cpu_by_thread"].values()) <= report["cpu_percent"] * 1.1 + 5
-    assert report["thread_budget"] == {"decoder": 1, "opencv": 1, "inference": 1, "encoder": 1}
+    assert report["thread_budget"] == {"decoder": 1, "opencv": 1, "inference": 1, "encoder": 1,
+                                       "encoder_niceness": 19}
     # over time: one row a second, memory and latency per interval, and the soak's summary figures
     assert len(report["timeline"]) == 3 and [round(r["t_s"]) for r in report["timeline"]] == [1, 2, 3]
     assert all(r["rss_mb"] > 50 and r["latency_ms_p50"] <= r["latency_ms_p95"] for r in report["timeline"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import av
@@ -76,3 +77,19 @@ def test_the_writers_queue_is_bounded_in_bytes_too():
     assert queue_frames(1920, 1080) == 41
     assert queue_frames(3840, 2160) == QUEUE_BYTES // (3840 * 2160 * 3) == 10
     assert queue_frames(16000, 16000) == 4
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_writer_thread_is_served_after_capture_and_engine(tmp_path):
+    """threads.encoder_niceness lowers the writer thread's priority, and no other thread's."""
+    import os
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    recorder = LiveRecorder(tmp_path / "nice.mp4", 64, 48, 25.0, RecorderConfig(), encoder_niceness=7)
+    writer = recorder._thread.native_id
+    expected = min(19, own + 7)
+    wait_until(lambda: os.getpriority(os.PRIO_PROCESS, writer) == expected, 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+    recorder.feed(np.zeros((48, 64, 3), np.uint8), 1.0)
+    recorder.stop()
+    assert recorder.wait(20) and recorder.frames_written == 1

@@ -91,3 +91,26 @@ def test_soak_plot_draws_a_timeline_and_refuses_a_report_without_one(tmp_path):
     report.write_text(json.dumps({"timeline": []}))
     assert main([str(report), str(tmp_path / "none.png")]) == 2
     assert not (tmp_path / "none.png").exists()
+
+
+@linux_only
+def test_a_thread_can_lower_its_own_priority_only():
+    import os
+
+    from engine.thread_budget import lower_this_thread
+
+    seen: dict[str, int] = {}
+
+    def worker() -> None:
+        tid = threading.get_native_id()
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        seen["took"] = lower_this_thread(5)
+        seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
+
+    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    assert seen["took"] and seen["delta"] == min(5, 19 - main_before)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before  # the caller's thread only
+    assert lower_this_thread(0) is False  # 0: leave the thread alone
