@@ -85,8 +85,9 @@ class FrameLog:
 
     @property
     def nbytes(self) -> int:
-        arrays = [self.times, self.latency, self.shown, *self.stages.values()]
-        return sum(a.buffer_info()[1] * a.itemsize for a in arrays)
+        with self.lock:
+            arrays = [self.times, self.latency, self.shown, *self.stages.values()]
+            return sum(a.buffer_info()[1] * a.itemsize for a in arrays)
 
     def between(self, t0: float, t1: float) -> np.ndarray:
         """Latencies of results published in (t0, t1]."""
@@ -108,12 +109,13 @@ def _sample_timeline(live: Any, log: FrameLog, start: float, seconds: float, eve
         now = time.monotonic()
         session = live.current
         read = session.pipeline.capture.frames_read if session and session.pipeline else 0
+        log_mb = log.nbytes / 1e6
         with log.lock:
             analysed = len(log.times)
             window = log.latency[analysed_before:analysed]
         p50, p95 = _percentiles(window)
         new_read = read - read_before
-        row = {"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1), "bench_log_mb": round(log.nbytes / 1e6, 2),
+        row = {"t_s": round(now - start, 1), "rss_mb": round(rss_mb(), 1), "bench_log_mb": round(log_mb, 2),
                "analysed_share": (analysed - analysed_before) / new_read if new_read > 0 else 0.0,
                "latency_ms_p50": round(p50, 2), "latency_ms_p95": round(p95, 2)}
         if rate:

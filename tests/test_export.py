@@ -118,3 +118,17 @@ def test_previous_model_summary_keeps_the_replaced_models_headline_numbers():
     assert summary["polyp_free_test_crops_false_alarms_int8"] == {"crf_off": {}, "crf_on": {"kvasir-seg": 0.058}}
     assert summary["validation_int8"]["crf_on"] == {"mean_dice": {"val_stills": 0.895, "val": 0.978},
                                                     "false_alarm_rate": {"val": 0.022}}
+
+
+def test_report_checks_its_inputs_before_replacing_the_shipped_model(tmp_path):
+    from training.report import main
+
+    out, card = tmp_path / "model.tflite", tmp_path / "card.json"
+    out.write_bytes(b"shipped")
+    card.write_text(json.dumps({"status": "v2"}))  # a card without metrics: nothing to keep as "previous"
+    run = tmp_path / "run"
+    run.mkdir()
+    common = ["--run-dir", str(run), "--status", "x", "--out", str(out), "--card", str(card)]
+    assert main([*common, "--data", str(tmp_path / "missing")]) == 6  # DataError
+    assert main([*common, "--data", str(tmp_path), "--previous", "v2"]) == 6
+    assert out.read_bytes() == b"shipped" and json.loads(card.read_text()) == {"status": "v2"}

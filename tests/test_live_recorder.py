@@ -85,9 +85,11 @@ def test_the_writer_thread_is_served_after_capture_and_engine(tmp_path):
     import os
 
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if own > 12:
+        pytest.skip(f"the tests already run at nice {own}: no room to lower a thread by 7")
     recorder = LiveRecorder(tmp_path / "nice.mp4", 64, 48, 25.0, RecorderConfig(), encoder_niceness=7)
     writer = recorder._thread.native_id
-    expected = min(19, own + 7)
+    expected = own + 7
     wait_until(lambda: os.getpriority(os.PRIO_PROCESS, writer) == expected, 10)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
     recorder.feed(np.zeros((48, 64, 3), np.uint8), 1.0)

@@ -106,3 +106,23 @@ def test_empty_target_scoring_leaves_polyp_frames_unchanged():
         assert _f(loss(t, p, "area")) == pytest.approx(_f(loss(t, p, "per_image")), abs=1e-6)
     named = losses.segmentation_loss("hybrid_boundary", "per_image")
     assert _f(named(t, p)) == pytest.approx(_f(losses.hybrid_boundary_loss(t, p, "per_image")), abs=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["area", "per_image"])
+def test_a_mixed_batch_scores_each_image_on_its_own(mode):
+    """Polyp-free and polyp images in one batch: the loss is the mean of their separate losses."""
+    rng = np.random.default_rng(2)
+    t = np.zeros((3, 32, 32, 1), np.float32)
+    t[0, 4:20, 6:22] = 1.0
+    t[2, 10:30, 0:12] = 1.0  # image 1 is polyp-free
+    p = rng.uniform(0, 1, t.shape).astype(np.float32)
+    for loss in (losses.hybrid_loss, losses.hybrid_boundary_loss):
+        alone = [_f(loss(t[i:i + 1], p[i:i + 1], mode)) for i in range(3)]
+        assert _f(loss(t, p, mode)) == pytest.approx(np.mean(alone), abs=1e-6)
+
+
+def test_unknown_loss_settings_are_refused():
+    with pytest.raises(ValueError, match="empty_target"):
+        losses.hybrid_loss(T, P, "Area")
+    with pytest.raises(ValueError, match="loss must be"):
+        losses.segmentation_loss("dice")

@@ -108,9 +108,11 @@ def test_a_thread_can_lower_its_own_priority_only():
         seen["delta"] = os.getpriority(os.PRIO_PROCESS, tid) - before
 
     main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    if main_before > 14:
+        pytest.skip(f"the tests already run at nice {main_before}: no room to lower a thread by 5")
     thread = threading.Thread(target=worker)
     thread.start()
     thread.join()
-    assert seen["took"] and seen["delta"] == min(5, 19 - main_before)
+    assert seen["took"] and seen["delta"] == 5
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before  # the caller's thread only
     assert lower_this_thread(0) is False  # 0: leave the thread alone

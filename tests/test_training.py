@@ -162,6 +162,18 @@ def test_selection_prefers_epochs_within_the_false_alarm_limit():
     assert not is_better(0.85, True, {"val_dice": 0.85, "eligible": True})  # ties keep the earlier epoch
     assert is_better(0.2, False, NO_BEST)  # the first epoch is always kept
     assert not is_better(0.80, True, {"val_dice": 0.81})  # best.json from before the limit counts as eligible
+    assert not is_better(float("nan"), True, NO_BEST)  # a nan epoch is never kept...
+    assert is_better(0.5, True, {"val_dice": float("nan"), "eligible": True})  # ...nor blocks later ones
+
+
+def test_resumed_selection_judges_the_saved_best_against_the_limit_in_force():
+    from training.run import reload_best
+
+    saved = {"val_dice": 0.9, "epoch": 3, "val_false_alarms": 0.2, "eligible": True, "max_false_alarms": 1.0}
+    assert reload_best(saved, 0.1)["eligible"] is False
+    assert reload_best(saved, 0.25)["eligible"] is True
+    legacy = {"val_dice": 0.9, "epoch": 3}  # written before false alarms were stored
+    assert reload_best(legacy, 1.0)["eligible"] is True and reload_best(legacy, 0.1)["eligible"] is False
 
 
 @pytest.mark.data

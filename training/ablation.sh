@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 EPOCHS=${1:-12}
 PY=${PY:-.venv/bin/python}
 runs=(
-  "a_baseline|"
+  "a_baseline|--empty-target-loss per_image"
   "b_neg20|--negative-rate 0.2 --empty-target-loss per_image"
   "c_neg40|--negative-rate 0.4 --empty-target-loss per_image"
   "d_neg30_boundary|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss per_image"

@@ -81,12 +81,16 @@ def _data_line(training: dict[str, Any]) -> str:
     sets = " + ".join(f"{name} train.txt" for name in cfg.get("train_sets", []))
     return (f"{sets}, minus a {cfg.get('val_fraction', 0):.0%} validation split held out by video sequence "
             f"({training.get('train_frames')} train / {training.get('val_frames')} val frames); "
-            f"model selected on validation per-image Dice{_selection_limit(cfg)}")
+            f"model selected on validation per-image Dice{_selection_limit(cfg, training)}")
 
 
-def _selection_limit(cfg: dict[str, Any]) -> str:
+def _selection_limit(cfg: dict[str, Any], training: dict[str, Any]) -> str:
     limit = float(cfg.get("select_max_false_alarms", 1.0))
-    return f" among epochs with false alarms on polyp-free validation crops <= {limit:g}" if limit < 1.0 else ""
+    if limit >= 1.0:
+        return ""
+    if training.get("best_within_false_alarm_limit") is False:
+        return f" (no epoch reached false alarms <= {limit:g} on polyp-free validation crops: best Dice of all)"
+    return f" among epochs with false alarms on polyp-free validation crops <= {limit:g}"
 
 
 def previous_model_summary(card: dict[str, Any]) -> dict[str, Any]:

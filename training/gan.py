@@ -30,9 +30,10 @@ class LGPSGAN(keras.Model):
     """Generator + conditional discriminator; validation scores the generator in inference mode."""
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, adversarial_weight: float,
-                 **kwargs: Any):
+                 segmentation_loss: Any = hybrid_loss, **kwargs: Any):
         super().__init__(**kwargs)
         self.generator, self.discriminator = generator, discriminator
+        self.segmentation_loss = segmentation_loss  # the hybrid loss (training/losses.segmentation_loss)
         self.adversarial_weight = float(adversarial_weight)
         self.trackers = {n: keras.metrics.Mean(name=n) for n in ("loss", "seg_loss", "adv_loss", "d_loss", "dice")}
         self.built = True  # both networks are built functional models
@@ -45,7 +46,7 @@ class LGPSGAN(keras.Model):
         return self.generator(x, training=training)
 
     def _gan_losses(self, x: Any, y: Any, fake: Any, real_logits: Any, fake_logits: Any) -> dict[str, Any]:
-        seg = hybrid_loss(y, fake)
+        seg = self.segmentation_loss(y, fake)
         adv = generator_adversarial_loss(fake_logits)
         return {"loss": seg + self.adversarial_weight * adv, "seg_loss": seg, "adv_loss": adv,
                 "d_loss": discriminator_loss(real_logits, fake_logits)}
@@ -82,7 +83,7 @@ class LGPSGAN(keras.Model):
             return self._jax_test_step(*args)
         x, y = args[0][0], args[0][1]
         pred = self.generator(x, training=False)
-        self.trackers["seg_loss"].update_state(hybrid_loss(y, pred))
+        self.trackers["seg_loss"].update_state(self.segmentation_loss(y, pred))
         self.trackers["dice"].update_state(dice_per_image(y, pred))
         return {n: self.trackers[n].result() for n in ("seg_loss", "dice")}
 
@@ -137,7 +138,7 @@ class LGPSGAN(keras.Model):
         g_tv, _ = self._split(tv, self.generator.trainable_variables)
         g_ntv, _ = self._split(ntv, self.generator.non_trainable_variables)
         pred, _ = self.generator.stateless_call(g_tv, g_ntv, x, training=False)
-        values = {"seg_loss": hybrid_loss(y, pred), "dice": dice_per_image(y, pred)}
+        values = {"seg_loss": self.segmentation_loss(y, pred), "dice": dice_per_image(y, pred)}
         logs, new_mv = self._stateless_metrics(mv, values, ("seg_loss", "dice"))
         return logs, (tv, ntv, new_mv)
 

@@ -66,6 +66,8 @@ def _empty_target_terms(t: Any, p: Any, w: Any, one_minus_fg_iou: Any, one_minus
     both terms of an empty target by its (weighted) soft false-positive share sum w p / sum w, the
     limit of the same ratios with smoothing at the image's scale; ``per_image`` keeps the old form.
     """
+    if empty_target not in EMPTY_TARGET_MODES:
+        raise ValueError(f"empty_target must be one of {EMPTY_TARGET_MODES}, not {empty_target!r}")
     if empty_target == "per_image":
         return one_minus_fg_iou, one_minus_dice
     empty = ops.sum(t, axis=1) <= 0.0
@@ -117,7 +119,10 @@ def hybrid_boundary_loss(y_true: Any, y_pred: Any, empty_target: str = "area") -
 
 def segmentation_loss(name: str, empty_target: str = "area") -> Any:
     """The training loss by its config name (``hybrid`` | ``hybrid_boundary``), Keras-callable."""
-    base = hybrid_boundary_loss if name == "hybrid_boundary" else hybrid_loss
+    bases = {"hybrid": hybrid_loss, "hybrid_boundary": hybrid_boundary_loss}
+    if name not in bases:
+        raise ValueError(f"loss must be one of {tuple(bases)}, not {name!r}")
+    base = bases[name]
 
     def loss(y_true: Any, y_pred: Any) -> Any:
         return base(y_true, y_pred, empty_target)

@@ -5,11 +5,12 @@
         [--polyp-free runs/negatives/test/kvasir-seg ...] [--validation runs/val_stills \
          --validation runs/negatives/val] [--previous v2]
 
-Exports int8 (assets/) and float32 (runs/), evaluates Keras float and TFLite int8, each with the
+Exports int8 and float32 into the run folder, evaluates Keras float and TFLite int8, each with the
 ConvCRF off and on, through the same code as ``main.py evaluate``, on the test sets and the
 polyp-free test crops (TFLite int8 only on validation material); writes every result as JSON
 under <run-dir>/eval/, a Markdown report <run-dir>/eval/report.md, and the model card with the
-numbers in it and, with ``--previous``, the replaced model's headline numbers beside them.
+numbers in it and, with ``--previous``, the replaced model's headline numbers beside them. The
+shipped model and card (``--out``, ``--card``) are replaced only once every evaluation has run.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import argparse
 import contextlib
 import io
 import json
+import shutil
 import sys
 from pathlib import Path
 
-from engine.errors import one_line_errors
+from engine.errors import DataError, one_line_errors
 from training.export import REPO_ROOT
 
 
@@ -57,15 +59,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-keras", action="store_true", help="int8 only (saves time)")
     args = p.parse_args(argv)
     run_dir = Path(args.run_dir)
+    for folder in [*args.data, *args.polyp_free, *args.validation]:
+        if not Path(folder).is_dir():  # before anything is exported or replaced
+            raise DataError(f"evaluation folder not found: {folder}")
+    old_card = json.loads(Path(args.card).read_text()) if Path(args.card).is_file() else {}
+    if args.previous and not old_card.get("metrics"):
+        raise DataError(f"--previous {args.previous}: {args.card} has no metrics to keep (an unfinished report?)")
     evals = run_dir / "eval"
     evals.mkdir(parents=True, exist_ok=True)
     from training.export import main as export_main
 
-    float_path = run_dir / "lgps_float32.tflite"
-    old_card = json.loads(Path(args.card).read_text()) if Path(args.card).is_file() else {}
-    export_main(["--run-dir", str(run_dir), "--out", args.out, "--float-out", str(float_path),
-                 "--card", args.card, "--status", args.status])
-    int8 = [("tflite_int8", Path(args.out))]
+    # exported and evaluated inside the run folder; the shipped files are replaced only at the end
+    int8_path, float_path = run_dir / "lgps_int8.tflite", run_dir / "lgps_float32.tflite"
+    export_card = evals / "card.json"
+    export_main(["--run-dir", str(run_dir), "--out", str(int8_path), "--float-out", str(float_path),
+                 "--card", str(export_card), "--status", args.status])
+    int8 = [("tflite_int8", int8_path)]
     models = int8 if args.skip_keras else [("keras_float", run_dir / "final.weights.h5"), *int8]
     groups = [("", args.data, models), ("polyp_free_test_crops_", args.polyp_free, models),
               ("validation_", args.validation, int8)]
@@ -82,12 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     from training.card import build_model_card, previous_model_summary, read_metrics, write_model_card
     from training.model import build_generator
 
-    card = json.loads(Path(args.card).read_text())
+    card = json.loads(export_card.read_text())
     card_model = build_generator(int(card["input"]["size"][0]))
     new = build_model_card(card_model, training=card["training"], metrics=read_metrics(metrics), status=args.status)
+    new.update({k: v for k, v in old_card.items() if k.startswith("previous_model_")})  # the lineage stays
     if args.previous:
-        new.update({k: v for k, v in old_card.items() if k.startswith("previous_model_")})
         new[f"previous_model_{args.previous}"] = previous_model_summary(old_card)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(int8_path, args.out)
     write_model_card(args.card, new)
     print(f"wrote {evals / 'report.md'} and {args.card}")
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import platform
 import time
 from pathlib import Path
@@ -46,7 +47,21 @@ def is_better(val_dice: float, eligible: bool, best: dict[str, Any]) -> bool:
 
     ``best`` is best.json's content (runs saved before the limit existed count as eligible).
     """
-    return (eligible, val_dice) > (bool(best.get("eligible", True)), float(best.get("val_dice", -1)))
+    best_dice = float(best.get("val_dice", -1))
+    if math.isnan(val_dice):  # never a candidate
+        return False
+    return (eligible, val_dice) > (bool(best.get("eligible", True)), -1.0 if math.isnan(best_dice) else best_dice)
+
+
+def reload_best(best: dict[str, Any], max_false_alarms: float) -> dict[str, Any]:
+    """best.json re-read on resume, its eligibility judged against the limit in force now.
+
+    A best.json from before the limit existed has no false alarms: eligible only without a limit.
+    """
+    alarms = best.get("val_false_alarms")
+    if alarms is None:
+        return {**best, "eligible": max_false_alarms >= 1.0}
+    return {**best, "eligible": not float(alarms) > max_false_alarms}
 
 
 def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarray], val_negatives: np.ndarray,
@@ -89,7 +104,8 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
         def __init__(self) -> None:
             super().__init__()
             self.info_path, self.weights_path = out / "best.json", out / "best.weights.h5"
-            self.best = json.loads(self.info_path.read_text()) if self.info_path.is_file() else dict(NO_BEST)
+            self.best = (reload_best(json.loads(self.info_path.read_text()), max_false_alarms)
+                         if self.info_path.is_file() else dict(NO_BEST))
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             logs = logs or {}
@@ -164,7 +180,7 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
     if cfg["adversarial_weight"] > 0:
         if cfg.get("deep_supervision") or cfg.get("loss", "hybrid") != "hybrid":
             raise DataError("adversarial training uses the plain hybrid loss without deep supervision")
-        model = LGPSGAN(generator, build_discriminator(cfg["input_size"]), cfg["adversarial_weight"])
+        model = LGPSGAN(generator, build_discriminator(cfg["input_size"]), cfg["adversarial_weight"], loss)
         model.compile(optimizer=optimizer, jit_compile=jit)
     elif cfg.get("deep_supervision"):
         model = with_auxiliary_heads(generator)
@@ -266,6 +282,7 @@ def finalize(generator: Any, cfg: dict[str, Any], out: Path, xi: np.ndarray, xm:
         "config": cfg, "backend": keras.backend.backend(), "machine": platform.platform(),
         "processor": platform.processor() or platform.machine(), "epochs_done": epochs_done,
         "best_epoch": best.get("epoch"), "val_dice_best": best.get("val_dice"),
+        "val_false_alarms_best": best.get("val_false_alarms"), "best_within_false_alarm_limit": best.get("eligible"),
         "val_dice_before_recalibration": before, "val_dice_after_recalibration": after,
         "bn_recalibrated": after >= before, "val_dice_final": max(before, after),
         "train_frames": int(len(xi)), "val_frames": int(len(vi)),

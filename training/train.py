@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.cli_args import probability
 from engine.errors import one_line_errors
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -57,11 +58,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--adversarial-weight", type=float, help="lambda of the adversarial term (0: no D)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--negative-rate", type=float, help="share of samples replaced by polyp-free crops")
+    p.add_argument("--negative-rate", type=probability, help="share of samples replaced by polyp-free crops")
     p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
     p.add_argument("--empty-target-loss", choices=("area", "per_image"),
                    help="how a polyp-free target's IoU/Dice terms are scored (training/losses.py)")
-    p.add_argument("--select-max-false-alarms", type=float,
+    p.add_argument("--select-max-false-alarms", type=probability,
                    help="model selection: best val Dice among epochs with val false alarms <= this")
     p.add_argument("--deep-supervision", action=argparse.BooleanOptionalAction, default=None,
                    help="auxiliary decoder heads during training (never exported)")
