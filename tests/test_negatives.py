@@ -75,6 +75,23 @@ def test_still_set_is_an_evaluable_polyp_free_folder(tmp_path):
         assert image.shape[0] >= 0.4 * 288 and image.shape[1] >= 0.4 * 384
 
 
+def test_validation_stills_are_the_frames_themselves(tmp_path):
+    if not (DATA / "cvc-clinicdb").is_dir():
+        pytest.skip(f"real dataset not available at {DATA} (the CI machine provides ../shared/data)")
+    from training.data import find_samples
+    from training.negatives import copy_stills
+
+    samples = find_samples(DATA / "cvc-clinicdb", "train")[:5]
+    assert copy_stills(samples, tmp_path / "stills") == 5
+    again = find_samples(tmp_path / "stills", "test")
+    assert sorted(s.stem for s in again) == sorted(f"cvc-clinicdb_{s.stem}" for s in samples)
+    for s in samples:  # byte copies: scored at the original resolution and encoding
+        copied = tmp_path / "stills" / "images" / f"cvc-clinicdb_{s.stem}{s.image.suffix}"
+        assert copied.read_bytes() == s.image.read_bytes()
+        assert (tmp_path / "stills" / "masks" / f"cvc-clinicdb_{s.stem}{s.mask.suffix}").read_bytes() == \
+            s.mask.read_bytes()
+
+
 # --- training side (Keras) ---------------------------------------------------------------------
 
 def test_boundary_weights_peak_at_the_outline_and_are_one_far_from_it():

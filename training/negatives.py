@@ -15,6 +15,7 @@ writes, as ``images/`` + ``masks/`` folders that ``main.py evaluate`` reads:
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -98,14 +99,32 @@ def write_still_set(samples: Iterable, out: Path) -> tuple[int, int]:
     return frames, crops
 
 
+def copy_stills(samples: Iterable, out: Path) -> int:
+    """The frames themselves, byte for byte, as out/images + out/masks named <dataset>_<stem>: a still
+    set ``main.py evaluate --data`` scores at original resolution (the validation frames, for choices)."""
+    (out / "images").mkdir(parents=True, exist_ok=True)
+    (out / "masks").mkdir(parents=True, exist_ok=True)
+    count = 0
+    for s in samples:
+        name = f"{s.dataset}_{s.stem}"
+        shutil.copyfile(s.image, out / "images" / f"{name}{s.image.suffix}")
+        shutil.copyfile(s.mask, out / "masks" / f"{name}{s.mask.suffix}")
+        count += 1
+    return count
+
+
 def write_all(data_root: Path, train_sets: list[str], test_sets: list[str], out: Path, val_fraction: float,
-              seed: int) -> dict[str, tuple[int, int]]:
-    """The validation set (training's held-out split) and one test set per dataset."""
+              seed: int, val_stills: Path | None = None) -> dict[str, tuple[int, int]]:
+    """The validation set (training's held-out split) and one test set per dataset; with
+    ``val_stills`` the validation frames themselves too (with polyps: the Dice half of a choice)."""
     from training.data import find_samples, split_train_val
 
     samples = [s for ds in train_sets for s in find_samples(data_root / ds, "train")]
     _, val_idx = split_train_val(samples, val_fraction, seed)
     made = {"val": write_still_set((samples[i] for i in val_idx), out / "val")}
+    if val_stills is not None:
+        n = copy_stills((samples[i] for i in val_idx), val_stills)
+        made[str(val_stills)] = (n, 0)
     for ds in test_sets:
         made[f"test/{ds}"] = write_still_set(find_samples(data_root / ds, "test"), out / "test" / ds)
     return made
@@ -120,12 +139,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-root", default=None)
     p.add_argument("--test-sets", nargs="+", default=["kvasir-seg", "cvc-clinicdb", "cvc-colondb"])
     p.add_argument("--out", default="runs/negatives")
+    p.add_argument("--val-stills", default="runs/val_stills",
+                   help="also copy the validation frames here (training/validate_candidate.sh scores them); '' to skip")
     args = p.parse_args(argv)
     cfg = load_training_config(args.config)
     root = Path(args.data_root or cfg.data_root)
-    made = write_all(root, list(cfg.train_sets), args.test_sets, Path(args.out), cfg.val_fraction, cfg.seed)
+    made = write_all(root, list(cfg.train_sets), args.test_sets, Path(args.out), cfg.val_fraction, cfg.seed,
+                     Path(args.val_stills) if args.val_stills else None)
     for name, (frames, crops) in made.items():
-        print(f"{name}: {crops} polyp-free crops from {frames} frames -> {Path(args.out) / name}")
+        if name == args.val_stills:
+            print(f"validation frames: {frames} copied -> {name}")
+        else:
+            print(f"{name}: {crops} polyp-free crops from {frames} frames -> {Path(args.out) / name}")
     return 0
 
 
