@@ -99,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         new[f"previous_model_{args.previous}"] = previous_model_summary(old_card)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(int8_path, args.out)
+    # learned ConvCRF parameters travel with their model (<model>.crf.json); the old model's must not stay
+    sidecar, shipped_sidecar = int8_path.with_suffix(".crf.json"), Path(args.out).with_suffix(".crf.json")
+    if sidecar.is_file():
+        shutil.copyfile(sidecar, shipped_sidecar)
+    elif shipped_sidecar.is_file():
+        shipped_sidecar.unlink()
+        print(f"removed {shipped_sidecar}: it held the replaced model's learned ConvCRF parameters")
     write_model_card(args.card, new)
     print(f"wrote {evals / 'report.md'} and {args.card}")
     return 0
