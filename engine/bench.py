@@ -134,7 +134,12 @@ def _drift(timeline: list[dict[str, float]]) -> dict[str, float]:
     last = float(np.median([r["latency_ms_p95"] for r in timeline[-tenth:]]))
     growth = timeline[-1]["rss_mb"] - timeline[0]["rss_mb"]
     log_growth = timeline[-1].get("bench_log_mb", 0.0) - timeline[0].get("bench_log_mb", 0.0)
-    return {"rss_growth_mb": growth,
+    # RSS moves ±10 MB within a minute (frames in flight): the least-squares slope is the robust trend
+    hours = np.array([r["t_s"] for r in timeline]) / 3600.0
+    rss = np.array([r["rss_mb"] for r in timeline])
+    app = rss - np.array([r.get("bench_log_mb", 0.0) for r in timeline])
+    slope, app_slope = (float(np.polyfit(hours, y, 1)[0]) if np.ptp(hours) > 0 else 0.0 for y in (rss, app))
+    return {"rss_growth_mb": growth, "rss_slope_mb_per_h": slope, "rss_slope_without_bench_log_mb_per_h": app_slope,
             # the soak's own per-frame log (FrameLog) is measuring apparatus, not the app's memory
             "bench_log_growth_mb": log_growth, "rss_growth_without_bench_log_mb": growth - log_growth,
             "p95_drift_share": (last - first) / first if first else 0.0,
@@ -308,7 +313,9 @@ def format_report(report: dict[str, Any]) -> str:
     drift = report.get("drift") or {}
     if drift:
         lines.append(f"over time          memory {drift['rss_growth_mb']:+.1f} MB after the first interval "
-                     f"({drift['bench_log_growth_mb']:.1f} MB of it: this bench's log of every frame), "
+                     f"({drift['bench_log_growth_mb']:.1f} MB of it: this bench's log of every frame); trend "
+                     f"{drift['rss_slope_mb_per_h']:+.1f} MB/h, {drift['rss_slope_without_bench_log_mb_per_h']:+.1f} "
+                     f"without the log; "
                      f"p95 {100 * drift['p95_drift_share']:+.1f} % (last tenth vs first), "
                      f"lowest analysed share {100 * drift['analysed_share_min']:.1f} %")
         paced = "analysed_of_due" in report["timeline"][0]

@@ -56,9 +56,23 @@ def test_drift_compares_the_last_tenth_with_the_first():
     # the bench's own log is told apart from the app's memory
     assert drift["bench_log_growth_mb"] == pytest.approx(0.76)
     assert drift["rss_growth_without_bench_log_mb"] == pytest.approx(1.14)
+    # the trend per hour (0.1 MB a second-long row, 0.04 of it the log)
+    assert drift["rss_slope_mb_per_h"] == pytest.approx(360.0)
+    assert drift["rss_slope_without_bench_log_mb_per_h"] == pytest.approx(216.0)
     assert drift["p95_drift_share"] == pytest.approx(0.10)
     assert drift["analysed_share_min"] == 0.97
     assert _drift(rows[:2]) == {}
+
+
+def test_the_memory_trend_of_an_hour_shrugs_off_one_noisy_sample():
+    hour = [{"t_s": 60.0 * (i + 1), "rss_mb": 300 + 0.2 * i, "latency_ms_p50": 10.0, "latency_ms_p95": 20.0,
+             "analysed_share": 1.0} for i in range(60)]  # +11.8 MB over the hour
+    steady = _drift(hour)
+    assert steady["rss_slope_mb_per_h"] == pytest.approx(12.0)
+    hour[0]["rss_mb"] -= 15.0  # one sample caught between frames
+    noisy = _drift(hour)
+    assert noisy["rss_growth_mb"] == pytest.approx(11.8 + 15.0)  # the endpoints take all of it...
+    assert abs(noisy["rss_slope_mb_per_h"] - 12.0) < 2.0  # ...the fitted trend a tenth
 
 
 def test_frame_log_selects_by_time_and_counts_its_bytes():
