@@ -6,7 +6,6 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-12}
-PY=${PY:-.venv/bin/python}
 runs=(
   "a_baseline|--empty-target-loss per_image"
   "b_neg20|--negative-rate 0.2 --empty-target-loss per_image"
@@ -17,13 +16,4 @@ runs=(
   # polyp-free targets scored by false-positive area instead of per-image Dice (training/losses.py)
   "h_neg30_boundary_area|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1"
 )
-for entry in "${runs[@]}"; do
-  name=${entry%%|*}; flags=${entry#*|}; out=runs/ablation/$name
-  if [ -f "$out/summary.json" ]; then echo "$name: done"; continue; fi
-  mkdir -p "$out" docs/ablation/$name
-  echo "$(date -u +%FT%TZ) $name: $flags"
-  # shellcheck disable=SC2086
-  nice -n 10 "$PY" -m training.train --out-dir "$out" --epochs "$EPOCHS" $flags >> "$out/train.out" 2>&1 \
-    || { echo "$name failed (see $out/train.out)"; exit 1; }
-  cp "$out/log.csv" "$out/summary.json" docs/ablation/$name/
-done
+exec training/queue_runs.sh runs/ablation "$EPOCHS" "" "${runs[@]}"

@@ -9,19 +9,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-48}
-PY=${PY:-.venv/bin/python}
 common="--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1"
 runs=(
   "v3_strong|--augment strong"
   "v3_neg20|--negative-rate 0.2"
 )
-for entry in "${runs[@]}"; do
-  name=${entry%%|*}; flags=${entry#*|}; out=runs/long/$name
-  if [ -f "$out/summary.json" ]; then echo "$name: done"; continue; fi
-  mkdir -p "$out" docs/ablation/$name
-  echo "$(date -u +%FT%TZ) $name: $common $flags"
-  # shellcheck disable=SC2086  (later flags win: --negative-rate 0.2 overrides the common 0.3)
-  nice -n 10 "$PY" -m training.train --out-dir "$out" --epochs "$EPOCHS" $common $flags >> "$out/train.out" 2>&1 \
-    || { echo "$name failed (see $out/train.out)"; exit 1; }
-  cp "$out/log.csv" "$out/summary.json" docs/ablation/$name/
-done
+exec training/queue_runs.sh runs/long "$EPOCHS" "$common" "${runs[@]}"
