@@ -26,17 +26,28 @@ def _flat(x: Any) -> Any:
     return ops.reshape(x, (ops.shape(x)[0], -1))
 
 
+def _sum(x: Any, weights: Any = None) -> Any:
+    """Per-image sum over pixels of (B, HW) values, each pixel counted ``weights`` times (None: once)."""
+    return ops.sum(x if weights is None else weights * x, axis=1)
+
+
+def bce_per_image(y_true: Any, y_pred: Any, weights: Any = None) -> Any:
+    """Per-image (weighted) mean binary cross-entropy (B,), probabilities clipped to [eps, 1 - eps]."""
+    t, p = _flat(y_true), ops.clip(_flat(y_pred), EPS, 1.0 - EPS)
+    total = _sum(-(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p)), weights)
+    return total / (ops.cast(ops.shape(t)[1], "float32") if weights is None else _sum(weights))
+
+
 def bce(y_true: Any, y_pred: Any) -> Any:
     """Mean pixel binary cross-entropy (probabilities clipped to [eps, 1 - eps])."""
-    t, p = _flat(y_true), ops.clip(_flat(y_pred), EPS, 1.0 - EPS)
-    return ops.mean(-(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p)))
+    return ops.mean(bce_per_image(y_true, y_pred))
 
 
-def soft_iou(y_true: Any, y_pred: Any, smooth: float = SMOOTH) -> Any:
-    """Per-image soft IoU (B,): (sum t p + s) / (sum t + sum p - sum t p + s)."""
+def soft_iou(y_true: Any, y_pred: Any, smooth: float = SMOOTH, weights: Any = None) -> Any:
+    """Per-image soft IoU (B,): (sum t p + s) / (sum t + sum p - sum t p + s), sums optionally weighted."""
     t, p = _flat(y_true), _flat(y_pred)
-    inter = ops.sum(t * p, axis=1)
-    return (inter + smooth) / (ops.sum(t, axis=1) + ops.sum(p, axis=1) - inter + smooth)
+    inter = _sum(t * p, weights)
+    return (inter + smooth) / (_sum(t, weights) + _sum(p, weights) - inter + smooth)
 
 
 def weighted_iou(y_true: Any, y_pred: Any, alpha: float = IOU_ALPHA) -> Any:
@@ -45,10 +56,10 @@ def weighted_iou(y_true: Any, y_pred: Any, alpha: float = IOU_ALPHA) -> Any:
     return alpha * soft_iou(t, p) + (1.0 - alpha) * soft_iou(1.0 - t, 1.0 - p)
 
 
-def soft_dice(y_true: Any, y_pred: Any, smooth: float = SMOOTH) -> Any:
-    """Per-image soft Dice (B,): (2 sum t p + s) / (sum t + sum p + s)."""
+def soft_dice(y_true: Any, y_pred: Any, smooth: float = SMOOTH, weights: Any = None) -> Any:
+    """Per-image soft Dice (B,): (2 sum t p + s) / (sum t + sum p + s), sums optionally weighted."""
     t, p = _flat(y_true), _flat(y_pred)
-    return (2.0 * ops.sum(t * p, axis=1) + smooth) / (ops.sum(t, axis=1) + ops.sum(p, axis=1) + smooth)
+    return (2.0 * _sum(t * p, weights) + smooth) / (_sum(t, weights) + _sum(p, weights) + smooth)
 
 
 EMPTY_TARGET_MODES = ("area", "per_image")
@@ -71,23 +82,17 @@ def _empty_target_terms(t: Any, p: Any, w: Any, one_minus_fg_iou: Any, one_minus
     if empty_target == "per_image":
         return one_minus_fg_iou, one_minus_dice
     empty = ops.sum(t, axis=1) <= 0.0
-    fp_share = ops.sum(w * p, axis=1) / ops.sum(w, axis=1)
+    fp_share = ops.mean(p, axis=1) if w is None else _sum(p, w) / _sum(w)
     return ops.where(empty, fp_share, one_minus_fg_iou), ops.where(empty, fp_share, one_minus_dice)
 
 
 def _hybrid(y_true: Any, y_pred: Any, w: Any, empty_target: str) -> Any:
-    """Per-image 0.4 BCE + 0.3 (1 - weighted IoU) + 0.3 (1 - Dice) with pixel weights ``w`` (B, HW)."""
+    """Per-image 0.4 BCE + 0.3 (1 - weighted IoU) + 0.3 (1 - Dice) with pixel weights ``w`` (B, HW; None: 1)."""
     t, p = _flat(y_true), ops.clip(_flat(y_pred), EPS, 1.0 - EPS)
-    bce_w = ops.sum(w * -(t * ops.log(p) + (1.0 - t) * ops.log(1.0 - p)), axis=1) / ops.sum(w, axis=1)
-
-    def iou(a: Any, b: Any) -> Any:
-        inter = ops.sum(w * a * b, axis=1)
-        return (inter + SMOOTH) / (ops.sum(w * a, axis=1) + ops.sum(w * b, axis=1) - inter + SMOOTH)
-
-    dice = (2.0 * ops.sum(w * t * p, axis=1) + SMOOTH) / (ops.sum(w * t, axis=1) + ops.sum(w * p, axis=1) + SMOOTH)
-    fg_term, dice_term = _empty_target_terms(t, p, w, 1.0 - iou(t, p), 1.0 - dice, empty_target)
-    iou_term = IOU_ALPHA * fg_term + (1.0 - IOU_ALPHA) * (1.0 - iou(1.0 - t, 1.0 - p))
-    return ops.mean(BCE_WEIGHT * bce_w + IOU_WEIGHT * iou_term + DICE_WEIGHT * dice_term)
+    fg_term, dice_term = _empty_target_terms(t, p, w, 1.0 - soft_iou(t, p, weights=w),
+                                             1.0 - soft_dice(t, p, weights=w), empty_target)
+    iou_term = IOU_ALPHA * fg_term + (1.0 - IOU_ALPHA) * (1.0 - soft_iou(1.0 - t, 1.0 - p, weights=w))
+    return ops.mean(BCE_WEIGHT * bce_per_image(t, p, w) + IOU_WEIGHT * iou_term + DICE_WEIGHT * dice_term)
 
 
 def hybrid_loss(y_true: Any, y_pred: Any, empty_target: str = "area") -> Any:
@@ -95,7 +100,7 @@ def hybrid_loss(y_true: Any, y_pred: Any, empty_target: str = "area") -> Any:
 
     A polyp-free target (all background) is scored as ``_empty_target_terms`` says.
     """
-    return _hybrid(y_true, y_pred, ops.ones_like(_flat(y_true)), empty_target)
+    return _hybrid(y_true, y_pred, None, empty_target)
 
 
 BOUNDARY_GAIN, BOUNDARY_POOL = 5.0, 31
