@@ -120,6 +120,14 @@ def split_train_val(samples: Sequence[Sample], val_fraction: float, seed: int) -
     return train, val
 
 
+def validation_samples(data_root: str | Path, train_sets: Sequence[str], val_fraction: float, seed: int
+                       ) -> list[Sample]:
+    """The frames of training's held-out validation split: what every choice is made on."""
+    samples = [s for ds in train_sets for s in find_samples(Path(data_root) / ds, "train")]
+    _, val_idx = split_train_val(samples, val_fraction, seed)
+    return [samples[i] for i in val_idx]
+
+
 def build_cache(data_root: str | Path, train_sets: Sequence[str], out_path: str | Path, size: int,
                 val_fraction: float, seed: int) -> Path:
     """Decode, resize (stretch) to size x size and store the training frames in one .npz."""

@@ -113,18 +113,11 @@ def copy_stills(samples: Iterable, out: Path) -> int:
     return count
 
 
-def write_all(data_root: Path, train_sets: list[str], test_sets: list[str], out: Path, val_fraction: float,
-              seed: int, val_stills: Path | None = None) -> dict[str, tuple[int, int]]:
-    """The validation set (training's held-out split) and one test set per dataset; with
-    ``val_stills`` the validation frames themselves too (with polyps: the Dice half of a choice)."""
-    from training.data import find_samples, split_train_val
+def write_all(data_root: Path, val: list, test_sets: list[str], out: Path) -> dict[str, tuple[int, int]]:
+    """Polyp-free crops of the validation frames ``val`` and of each test set's frames."""
+    from training.data import find_samples
 
-    samples = [s for ds in train_sets for s in find_samples(data_root / ds, "train")]
-    _, val_idx = split_train_val(samples, val_fraction, seed)
-    made = {"val": write_still_set((samples[i] for i in val_idx), out / "val")}
-    if val_stills is not None:
-        n = copy_stills((samples[i] for i in val_idx), val_stills)
-        made[str(val_stills)] = (n, 0)
+    made = {"val": write_still_set(val, out / "val")}
     for ds in test_sets:
         made[f"test/{ds}"] = write_still_set(find_samples(data_root / ds, "test"), out / "test" / ds)
     return made
@@ -144,13 +137,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = load_training_config(args.config)
     root = Path(args.data_root or cfg.data_root)
-    made = write_all(root, list(cfg.train_sets), args.test_sets, Path(args.out), cfg.val_fraction, cfg.seed,
-                     Path(args.val_stills) if args.val_stills else None)
-    for name, (frames, crops) in made.items():
-        if name == args.val_stills:
-            print(f"validation frames: {frames} copied -> {name}")
-        else:
-            print(f"{name}: {crops} polyp-free crops from {frames} frames -> {Path(args.out) / name}")
+    from training.data import validation_samples
+
+    val = validation_samples(root, cfg.train_sets, cfg.val_fraction, cfg.seed)
+    for name, (frames, crops) in write_all(root, val, args.test_sets, Path(args.out)).items():
+        print(f"{name}: {crops} polyp-free crops from {frames} frames -> {Path(args.out) / name}")
+    if args.val_stills:  # the frames themselves, with polyps: the Dice half of a choice
+        print(f"validation frames: {copy_stills(val, Path(args.val_stills))} copied -> {args.val_stills}")
     return 0
 
 

@@ -132,7 +132,7 @@ def _every(samples: list, count: int | None) -> list:
 
 @one_line_errors
 def main(argv: list[str] | None = None) -> int:
-    from training.data import find_samples, split_train_val
+    from training.data import find_samples, validation_samples
     from training.train import load_training_config
 
     p = argparse.ArgumentParser(prog="python -m training.pans", description=__doc__.split("\n")[0])
@@ -146,10 +146,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     cfg = load_training_config(args.config)
     root, out = Path(args.data_root or cfg.data_root), Path(args.out)
-    samples = [s for ds in cfg.train_sets for s in find_samples(root / ds, "train")]
-    _, val_idx = split_train_val(samples, cfg.val_fraction, cfg.seed)
-    val = _every([samples[i] for i in val_idx], args.val_count)
-    made = {"val_sequences": write_sequences([samples[i] for i in val_idx], out / "val_sequences"),
+    val_frames = validation_samples(root, cfg.train_sets, cfg.val_fraction, cfg.seed)
+    val = _every(val_frames, args.val_count)
+    made = {"val_sequences": write_sequences(val_frames, out / "val_sequences"),
             "val": write_pans(_positives(val), out / "val", args.seed),
             "val_free": write_pans(_negatives(val), out / "val_free", args.seed)}
     for ds in args.test_sets:

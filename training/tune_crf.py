@@ -20,7 +20,7 @@ from engine.config import load_config
 from engine.convcrf import ConvCRF
 from engine.errors import one_line_errors
 from engine.segmenter import Segmenter
-from training.data import find_samples, split_train_val
+from training.data import validation_samples
 from training.metrics import DatasetScores
 
 WEIGHT_SCALES = (0.02, 0.05, 0.1, 0.2, 0.4, 1.0)  # times the ConvCRF paper's (3, 10) compatibilities
@@ -30,13 +30,12 @@ COLOUR_SIGMAS = (13.0, 30.0)
 def validation_outputs(cfg, model: Path, limit: int | None):
     """(model output, mask) for every validation frame: the same split training selects on."""
     t = cfg.training
-    samples = [s for ds in t.train_sets for s in find_samples(Path(t.data_root) / ds, "train")]
-    _, val_idx = split_train_val(samples, t.val_fraction, t.seed)
+    samples = validation_samples(t.data_root, t.train_sets, t.val_fraction, t.seed)
     seg = Segmenter(model, cfg.threads.inference, cfg.segmenter.input_mode)
     outputs = []
-    for i in val_idx[:limit]:
-        frame = cv2.imread(str(samples[i].image), cv2.IMREAD_COLOR)
-        mask = cv2.imread(str(samples[i].mask), cv2.IMREAD_GRAYSCALE)
+    for sample in samples[:limit]:
+        frame = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
+        mask = cv2.imread(str(sample.mask), cv2.IMREAD_GRAYSCALE)
         outputs.append((seg.infer(frame), mask > 127))
     return seg, outputs
 
