@@ -92,6 +92,19 @@ def test_validation_stills_are_the_frames_themselves(tmp_path):
             s.mask.read_bytes()
 
 
+def test_fit_and_validation_frames_split_the_training_split_by_whole_sequences():
+    if not (DATA / "cvc-clinicdb").is_dir():
+        pytest.skip(f"real dataset not available at {DATA} (the CI machine provides ../shared/data)")
+    from training.data import find_samples, fit_and_validation_samples, validation_samples
+
+    fit, val = fit_and_validation_samples(DATA, ["cvc-clinicdb"], 0.1, 42)
+    train = find_samples(DATA / "cvc-clinicdb", "train")
+    assert sorted(s.stem for s in fit + val) == sorted(s.stem for s in train)  # nothing lost, no test frame
+    assert {s.group for s in fit}.isdisjoint({s.group for s in val})  # no near-duplicate across the split
+    assert 0.05 * len(train) <= len(val) <= 0.2 * len(train)
+    assert [s.stem for s in validation_samples(DATA, ["cvc-clinicdb"], 0.1, 42)] == [s.stem for s in val]
+
+
 # --- training side (Keras) ---------------------------------------------------------------------
 
 def test_boundary_weights_peak_at_the_outline_and_are_one_far_from_it():

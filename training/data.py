@@ -120,12 +120,18 @@ def split_train_val(samples: Sequence[Sample], val_fraction: float, seed: int) -
     return train, val
 
 
+def fit_and_validation_samples(data_root: str | Path, train_sets: Sequence[str], val_fraction: float, seed: int
+                               ) -> tuple[list[Sample], list[Sample]]:
+    """(frames training learns from, frames of its held-out validation split), as training splits them."""
+    samples = [s for ds in train_sets for s in find_samples(Path(data_root) / ds, "train")]
+    fit_idx, val_idx = split_train_val(samples, val_fraction, seed)
+    return [samples[i] for i in fit_idx], [samples[i] for i in val_idx]
+
+
 def validation_samples(data_root: str | Path, train_sets: Sequence[str], val_fraction: float, seed: int
                        ) -> list[Sample]:
     """The frames of training's held-out validation split: what every choice is made on."""
-    samples = [s for ds in train_sets for s in find_samples(Path(data_root) / ds, "train")]
-    _, val_idx = split_train_val(samples, val_fraction, seed)
-    return [samples[i] for i in val_idx]
+    return fit_and_validation_samples(data_root, train_sets, val_fraction, seed)[1]
 
 
 def build_cache(data_root: str | Path, train_sets: Sequence[str], out_path: str | Path, size: int,

@@ -9,7 +9,8 @@ keeps clear of the polyp mask (dilated by a margin) is a polyp-free view of it.
 
 writes, as ``images/`` + ``masks/`` folders that ``main.py evaluate`` reads:
 - ``val/``: crops of the validation frames (training's own held-out split): for choices;
-- ``test/<dataset>/``: crops of the test frames of each dataset: for reporting only.
+- ``test/<dataset>/``: crops of the test frames of each dataset: for reporting only;
+- with ``--val-stills`` / ``--fit-stills``: the validation frames / the frames training learns from.
 """
 
 from __future__ import annotations
@@ -134,16 +135,21 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="runs/negatives")
     p.add_argument("--val-stills", default="runs/val_stills",
                    help="also copy the validation frames here (training/validate_candidate.sh scores them); '' to skip")
+    p.add_argument("--fit-stills", default="",
+                   help="also copy the frames training learns from (its split minus validation) here: "
+                        "how well a model fits them tells underfitting from poor generalisation; '' (default) to skip")
     args = p.parse_args(argv)
     cfg = load_training_config(args.config)
     root = Path(args.data_root or cfg.data_root)
-    from training.data import validation_samples
+    from training.data import fit_and_validation_samples
 
-    val = validation_samples(root, cfg.train_sets, cfg.val_fraction, cfg.seed)
+    fit, val = fit_and_validation_samples(root, cfg.train_sets, cfg.val_fraction, cfg.seed)
     for name, (frames, crops) in write_all(root, val, args.test_sets, Path(args.out)).items():
         print(f"{name}: {crops} polyp-free crops from {frames} frames -> {Path(args.out) / name}")
     if args.val_stills:  # the frames themselves, with polyps: the Dice half of a choice
         print(f"validation frames: {copy_stills(val, Path(args.val_stills))} copied -> {args.val_stills}")
+    if args.fit_stills:
+        print(f"training frames: {copy_stills(fit, Path(args.fit_stills))} copied -> {args.fit_stills}")
     return 0
 
 
