@@ -139,3 +139,80 @@ def test_evaluate_end_to_end_through_the_engine(tmp_path, model_path, capsys):
             assert r["threshold"] == 0.5 and r["min_area_frac"] == pytest.approx(0.0005)
     text = capsys.readouterr().out
     assert "| dataset |" in text and "pooled Dice (seed)" in text
+
+
+def test_per_frame_records_name_each_frame_and_average_to_the_summary():
+    scores = DatasetScores()
+    scores.add(np.ones((4, 4), bool), np.ones((4, 4), bool), name="perfect")
+    scores.add(_mask([(0, 0), (0, 1)]), _mask([(0, 0)]), name="half")  # Dice 2/3
+    scores.add(_mask([]), _mask([(2, 2)]), reported=False, name="speck")
+    frames = scores.per_frame()
+    assert [f["frame"] for f in frames] == ["perfect", "half", "speck"]
+    assert [f["dice"] for f in frames] == pytest.approx([1.0, 2 / 3, 0.0])
+    assert [f["empty"] for f in frames] == [False, False, True]
+    assert [f["reported"] for f in frames] == [True, True, False]
+    assert np.mean([f["dice"] for f in frames]) == pytest.approx(scores.summary()["mean_dice"])
+
+
+def test_evaluate_per_frame_json_lists_every_scored_frame(tmp_path, model_path):
+    from training.evaluate import run
+
+    data = _dataset(tmp_path / "set", False)
+    out = tmp_path / "res.json"
+    args = _args(data=[data], model=model_path, crf="off", json=out)
+    args.per_frame = True
+    assert run(args) == 0
+    r = json.loads(out.read_text())["set"]
+    assert sorted(f["frame"] for f in r["frames"]) == ["0", "1", "2"]
+    assert np.mean([f["dice"] for f in r["frames"]]) == pytest.approx(r["mean_dice"])
+    assert sum(f["empty"] for f in r["frames"]) == r["empty_frames"] == 1
+    assert run(_args(data=[data], model=model_path, crf="off", json=out)) == 0
+    assert "frames" not in json.loads(out.read_text())["set"]  # only when asked: the files stay small
+
+
+def _result(dice: list[float], reported: list[bool] | None = None, empty: bool = False) -> dict:
+    reported = reported or [True] * len(dice)
+    return {"frames": [{"frame": f"f{i}", "dice": d, "empty": empty, "reported": r}
+                       for i, (d, r) in enumerate(zip(dice, reported, strict=True))]}
+
+
+def test_compare_pairs_frames_and_brackets_the_dice_difference():
+    from training.compare import compare
+
+    a = {"val": _result([0.5, 0.6, 0.7, 0.8])}
+    shifted = compare(a, {"val": _result([0.6, 0.7, 0.8, 0.9])})["val"]
+    assert shifted["difference"] == pytest.approx(0.1)
+    assert shifted["ci_low"] == pytest.approx(0.1) and shifted["ci_high"] == pytest.approx(0.1)  # no spread
+    mixed = compare(a, {"val": _result([0.9, 0.2, 0.7, 0.8])})["val"]
+    assert mixed["difference"] == pytest.approx(0.0)
+    assert mixed["ci_low"] < 0 < mixed["ci_high"]
+    assert mixed["dice_a"] == pytest.approx(0.65) and mixed["dice_b"] == pytest.approx(0.65)
+
+
+def test_compare_counts_discordant_alarms_on_polyp_free_frames():
+    from training.compare import compare, mcnemar_p
+
+    a = {"free": _result([1.0] * 6, [False] * 6, empty=True)}
+    b = {"free": _result([0.0] * 5 + [1.0], [True] * 5 + [False], empty=True)}
+    r = compare(a, b)["free"]
+    assert (r["alarms_a"], r["alarms_b"], r["only_a"], r["only_b"]) == (0, 5, 0, 5)
+    assert r["mcnemar_p"] == pytest.approx(2 / 32)  # five of five discordant frames one way
+    assert mcnemar_p(0, 0) == 1.0 and mcnemar_p(3, 3) == 1.0
+    assert mcnemar_p(1, 4) == pytest.approx(2 * (1 + 5) / 32)
+
+
+def test_compare_refuses_results_it_cannot_pair(tmp_path, capsys):
+    from training.compare import compare, main
+
+    with pytest.raises(DataError, match="different frames"):
+        compare({"val": _result([0.5, 0.6])}, {"val": _result([0.5])})
+    with pytest.raises(DataError, match="--per-frame"):
+        compare({"val": {"n": 2}}, {"val": _result([0.5])})
+    with pytest.raises(DataError, match="share no dataset"):
+        compare({"val": _result([0.5])}, {"other": _result([0.5])})
+    good = tmp_path / "a.json"
+    good.write_text(json.dumps({"val": _result([0.5, 0.7])}))
+    assert main([str(good), str(good)]) == 0
+    assert "+0.0000" in capsys.readouterr().out
+    assert main([str(good), str(tmp_path / "missing.json")]) == DataError.exit_code
+    assert capsys.readouterr().err.count("\n") == 1

@@ -80,6 +80,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="config.yaml (segmenter, crf, postprocess sections)")
     parser.add_argument("--limit", type=positive_int, default=None, help="first N frames per dataset (quick checks)")
     parser.add_argument("--json", default=None, metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--per-frame", action="store_true",
+                        help="--json: also each frame's Dice and verdict (for python -m training.compare)")
 
 
 def _open_model(path: Path, cfg: Any) -> Segmenter:
@@ -96,11 +98,12 @@ def app_reports_polyp(prob: np.ndarray, threshold: float, min_area_frac: float) 
 
 
 def evaluate_folder(seg: Segmenter, folder: Path, crf: Any, threshold: float, limit: int | None = None,
-                    min_area_frac: float = 0.0005) -> dict[str, Any]:
+                    min_area_frac: float = 0.0005, per_frame: bool = False) -> dict[str, Any]:
     """Per-dataset summary: every test frame (test.txt, or all) scored at its own resolution.
 
     A frame counts as "reported" when the app's post-processing (threshold, regions smaller than
     ``min_area_frac`` of the frame removed) leaves at least one polyp: what the window would outline.
+    ``per_frame`` adds each frame's scores under "frames" (``python -m training.compare`` pairs them).
     """
     from training.data import find_samples
 
@@ -114,8 +117,10 @@ def evaluate_folder(seg: Segmenter, folder: Path, crf: Any, threshold: float, li
         out = seg.infer(frame)
         prob = crf.refine(out.prob, out.image) if crf is not None else out.prob
         prob = seg.to_frame(prob, mask.shape, out.content)
-        scores.add(mask > 127, prob > threshold, reported=app_reports_polyp(prob, threshold, min_area_frac))
-    return scores.summary()
+        scores.add(mask > 127, prob > threshold, reported=app_reports_polyp(prob, threshold, min_area_frac),
+                   name=s.stem)
+    summary = scores.summary()
+    return dict(summary, frames=scores.per_frame()) if per_frame else summary
 
 
 def markdown_table(results: dict[str, dict[str, Any]]) -> str:
@@ -154,7 +159,8 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
     names = [f.name for f in folders]
     # two folders of one name (a test set and its polyp-free crops): tell them apart by their parent
     keys = [n if names.count(n) == 1 else "/".join(f.parts[-2:]) for n, f in zip(names, folders, strict=True)]
-    results = {key: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac)
+    per_frame = bool(getattr(args, "per_frame", False))
+    results = {key: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac, per_frame)
                for key, f in zip(keys, folders, strict=True)}
     kind = "Keras float" if model_path.suffix in KERAS_SUFFIXES else f"TFLite {seg.input_dtype}"
     print(f"model {model_path} ({kind}), ConvCRF {'on' if crf_on else 'off'}, threshold {threshold}; "

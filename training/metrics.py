@@ -50,16 +50,24 @@ class DatasetScores:
 
     counts: list[Counts] = field(default_factory=list)
     reported: list[bool] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)
 
-    def add(self, gt: np.ndarray, pred: np.ndarray, reported: bool | None = None) -> None:
+    def add(self, gt: np.ndarray, pred: np.ndarray, reported: bool | None = None, name: str = "") -> None:
         """One frame: its mask, the thresholded prediction, and whether the app reports a polyp.
 
         ``reported`` is the app's verdict after its post-processing (small regions removed); when
-        not given, any predicted pixel counts as a report.
+        not given, any predicted pixel counts as a report. ``name`` identifies the frame in
+        ``per_frame()`` (paired comparisons of two models).
         """
         counts = Counts.of(gt, pred)
         self.counts.append(counts)
         self.reported.append(counts.tp + counts.fp > 0 if reported is None else bool(reported))
+        self.names.append(name or str(len(self.names)))
+
+    def per_frame(self) -> list[dict[str, object]]:
+        """Each frame's name, Dice, whether its mask is empty and whether the app reported a polyp."""
+        return [{"frame": n, "dice": image_scores(c)["dice"], "empty": c.tp + c.fn == 0, "reported": r}
+                for n, c, r in zip(self.names, self.counts, self.reported, strict=True)]
 
     def summary(self) -> dict[str, float | int | None]:
         n = len(self.counts)
