@@ -87,17 +87,17 @@ def test_no_polyp_free_frames_gives_no_false_alarm_rate():
     assert scores.summary()["false_alarm_rate"] is None
 
 
-def _dataset(root, with_split: bool):
+def _dataset(root, with_split: bool, prefix: str = ""):
     (root / "images").mkdir(parents=True)
     (root / "masks").mkdir()
     rng = np.random.default_rng(0)
     for i in range(3):
         h, w = 90 + 10 * i, 120
-        cv2.imwrite(str(root / "images" / f"{i}.jpg"), rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
+        cv2.imwrite(str(root / "images" / f"{prefix}{i}.jpg"), rng.integers(0, 255, (h, w, 3), dtype=np.uint8))
         mask = np.zeros((h, w), np.uint8)
         if i:
             mask[20:50, 30:70] = 255
-        cv2.imwrite(str(root / "masks" / f"{i}.png"), mask)
+        cv2.imwrite(str(root / "masks" / f"{prefix}{i}.png"), mask)
     if with_split:
         (root / "test.txt").write_text("0\n2\n")
     return root
@@ -157,36 +157,49 @@ def test_per_frame_records_name_each_frame_and_average_to_the_summary():
 def test_evaluate_per_frame_json_lists_every_scored_frame(tmp_path, model_path):
     from training.evaluate import run
 
-    data = _dataset(tmp_path / "set", False)
+    data = _dataset(tmp_path / "set", False, prefix="img")
     out = tmp_path / "res.json"
     args = _args(data=[data], model=model_path, crf="off", json=out)
     args.per_frame = True
     assert run(args) == 0
     r = json.loads(out.read_text())["set"]
-    assert sorted(f["frame"] for f in r["frames"]) == ["0", "1", "2"]
+    assert sorted(f["frame"] for f in r["frames"]) == ["img0", "img1", "img2"]  # the frames' own names
     assert np.mean([f["dice"] for f in r["frames"]]) == pytest.approx(r["mean_dice"])
     assert sum(f["empty"] for f in r["frames"]) == r["empty_frames"] == 1
     assert run(_args(data=[data], model=model_path, crf="off", json=out)) == 0
     assert "frames" not in json.loads(out.read_text())["set"]  # only when asked: the files stay small
 
 
-def _result(dice: list[float], reported: list[bool] | None = None, empty: bool = False) -> dict:
+def _result(dice: list[float], reported: list[bool] | None = None, empty: bool = False,
+            reverse: bool = False) -> dict:
     reported = reported or [True] * len(dice)
-    return {"frames": [{"frame": f"f{i}", "dice": d, "empty": empty, "reported": r}
-                       for i, (d, r) in enumerate(zip(dice, reported, strict=True))]}
+    frames = [{"frame": f"f{i}", "dice": d, "empty": empty, "reported": r}
+              for i, (d, r) in enumerate(zip(dice, reported, strict=True))]
+    return {"frames": frames[::-1] if reverse else frames}
 
 
-def test_compare_pairs_frames_and_brackets_the_dice_difference():
+def test_compare_pairs_frames_by_name_not_by_position():
     from training.compare import compare
 
-    a = {"val": _result([0.5, 0.6, 0.7, 0.8])}
-    shifted = compare(a, {"val": _result([0.6, 0.7, 0.8, 0.9])})["val"]
-    assert shifted["difference"] == pytest.approx(0.1)
-    assert shifted["ci_low"] == pytest.approx(0.1) and shifted["ci_high"] == pytest.approx(0.1)  # no spread
-    mixed = compare(a, {"val": _result([0.9, 0.2, 0.7, 0.8])})["val"]
-    assert mixed["difference"] == pytest.approx(0.0)
-    assert mixed["ci_low"] < 0 < mixed["ci_high"]
-    assert mixed["dice_a"] == pytest.approx(0.65) and mixed["dice_b"] == pytest.approx(0.65)
+    a = {"val": _result([0.1, 0.9])}
+    same = compare(a, {"val": _result([0.1, 0.9], reverse=True)})["val"]  # listed in the other order
+    assert same["difference"] == 0.0 and same["ci_low"] == 0.0 and same["ci_high"] == 0.0
+    shifted = compare({"val": _result([0.5, 0.6, 0.7, 0.8])}, {"val": _result([0.6, 0.7, 0.8, 0.9], reverse=True)})
+    assert shifted["val"]["difference"] == pytest.approx(0.1)
+    assert shifted["val"]["ci_low"] == pytest.approx(0.1) and shifted["val"]["ci_high"] == pytest.approx(0.1)
+
+
+def test_compare_interval_is_the_95_percent_spread_of_the_mean_difference():
+    from training.compare import compare
+
+    rng = np.random.default_rng(5)
+    base = rng.uniform(0.5, 0.9, 200)
+    diff = rng.normal(0.02, 0.05, 200)
+    r = compare({"val": _result(list(base))}, {"val": _result(list(base + diff))}, resamples=20000)["val"]
+    half = 1.96 * diff.std() / np.sqrt(diff.size)  # the bootstrap of a mean of 200 is close to normal
+    assert r["difference"] == pytest.approx(diff.mean())
+    assert r["ci_low"] == pytest.approx(diff.mean() - half, abs=0.1 * half)
+    assert r["ci_high"] == pytest.approx(diff.mean() + half, abs=0.1 * half)  # a 90 % interval would miss
 
 
 def test_compare_counts_discordant_alarms_on_polyp_free_frames():
@@ -210,9 +223,21 @@ def test_compare_refuses_results_it_cannot_pair(tmp_path, capsys):
         compare({"val": {"n": 2}}, {"val": _result([0.5])})
     with pytest.raises(DataError, match="share no dataset"):
         compare({"val": _result([0.5])}, {"other": _result([0.5])})
+    twice = _result([0.5, 0.6])
+    twice["frames"][1]["frame"] = "f0"
+    with pytest.raises(DataError, match="occurs twice"):
+        compare({"val": twice}, {"val": twice})
+    with pytest.raises(DataError, match="each frame needs"):
+        compare({"val": {"frames": [{"frame": "f0"}]}}, {"val": _result([0.5])})
     good = tmp_path / "a.json"
-    good.write_text(json.dumps({"val": _result([0.5, 0.7])}))
-    assert main([str(good), str(good)]) == 0
-    assert "+0.0000" in capsys.readouterr().out
-    assert main([str(good), str(tmp_path / "missing.json")]) == DataError.exit_code
-    assert capsys.readouterr().err.count("\n") == 1
+    good.write_text(json.dumps({"val": _result([0.5, 0.7]), "extra": _result([1.0])}))
+    other = tmp_path / "b.json"
+    other.write_text(json.dumps({"val": _result([0.5, 0.7])}))
+    assert main([str(good), str(other)]) == 0
+    out = capsys.readouterr().out
+    assert "+0.0000" in out and "extra: not compared" in out
+    listed = tmp_path / "list.json"
+    listed.write_text("[1, 2]")
+    for bad in (tmp_path / "missing.json", tmp_path, listed):
+        assert main([str(good), str(bad)]) == DataError.exit_code
+        assert capsys.readouterr().err.count("\n") == 1

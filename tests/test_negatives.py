@@ -105,6 +105,21 @@ def test_fit_and_validation_frames_split_the_training_split_by_whole_sequences()
     assert [s.stem for s in validation_samples(DATA, ["cvc-clinicdb"], 0.1, 42)] == [s.stem for s in val]
 
 
+def test_negatives_command_writes_fit_and_validation_stills_that_do_not_overlap(tmp_path, capsys):
+    if not (DATA / "cvc-clinicdb").is_dir():
+        pytest.skip(f"real dataset not available at {DATA} (the CI machine provides ../shared/data)")
+    from training.data import find_samples
+    from training.negatives import main
+
+    assert main(["--data-root", str(DATA), "--test-sets", "cvc-clinicdb", "--out", str(tmp_path / "neg"),
+                 "--val-stills", str(tmp_path / "val"), "--fit-stills", str(tmp_path / "fit")]) == 0
+    fit = {s.stem for s in find_samples(tmp_path / "fit", "test")}
+    val = {s.stem for s in find_samples(tmp_path / "val", "test")}
+    train = {f"{ds}_{s.stem}" for ds in ("kvasir-seg", "cvc-clinicdb") for s in find_samples(DATA / ds, "train")}
+    assert fit.isdisjoint(val) and fit | val == train
+    assert f"training frames: {len(fit)} copied" in capsys.readouterr().out
+
+
 # --- training side (Keras) ---------------------------------------------------------------------
 
 def test_boundary_weights_peak_at_the_outline_and_are_one_far_from_it():

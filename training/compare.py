@@ -21,15 +21,27 @@ from typing import Any
 
 import numpy as np
 
+from engine.cli_args import positive_int
 from engine.errors import DataError, one_line_errors
 
 RESAMPLES = 5000
 
 
-def _frames(result: dict[str, Any], source: str, name: str) -> dict[str, dict[str, Any]]:
-    if "frames" not in result:
+FRAME_KEYS = ("frame", "dice", "empty", "reported")
+
+
+def _frames(result: Any, source: str, name: str) -> dict[str, dict[str, Any]]:
+    """One dataset's frames by name, checked: every record complete, no name twice."""
+    if not isinstance(result, dict) or "frames" not in result:
         raise DataError(f"{source}: {name} has no per-frame scores (run main.py evaluate with --per-frame)")
-    return {f["frame"]: f for f in result["frames"]}
+    frames = result["frames"]
+    if not isinstance(frames, list) or not all(isinstance(f, dict) and all(k in f for k in FRAME_KEYS)
+                                               for f in frames):
+        raise DataError(f"{source}: {name}: each frame needs {', '.join(FRAME_KEYS)}")
+    by_name = {f["frame"]: f for f in frames}
+    if len(by_name) != len(frames):
+        raise DataError(f"{source}: {name}: a frame name occurs twice; frames cannot be paired")
+    return by_name
 
 
 def paired_dice(a: dict[str, dict[str, Any]], b: dict[str, dict[str, Any]], resamples: int = RESAMPLES,
@@ -73,7 +85,9 @@ def compare(a: dict[str, Any], b: dict[str, Any], sources: tuple[str, str] = ("A
     for key in common:
         fa, fb = _frames(a[key], sources[0], key), _frames(b[key], sources[1], key)
         if set(fa) != set(fb):
-            raise DataError(f"{key}: the two results scored different frames ({len(fa)} vs {len(fb)})")
+            example = sorted(set(fa) ^ set(fb))[0]
+            raise DataError(f"{key}: the two results scored different frames ({len(fa)} vs {len(fb)}; "
+                            f"{example!r} is in only one)")
         polyp_free = all(f["empty"] for f in fa.values())
         out[key] = paired_alarms(fa, fb) if polyp_free else paired_dice(fa, fb, resamples)
     return out
@@ -81,11 +95,21 @@ def compare(a: dict[str, Any], b: dict[str, Any], sources: tuple[str, str] = ("A
 
 def _load(path: str) -> dict[str, Any]:
     try:
-        return json.loads(Path(path).read_text())
+        result = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise DataError(f"results file not found: {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}: not an evaluate --json file ({exc})") from None
+    if not isinstance(result, dict):
+        raise DataError(f"{path}: not an evaluate --json file (expected datasets by name)")
+    return result
+
+
+def unpaired(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    """Datasets only one of the two results has (named so that none is dropped without a word)."""
+    return [k for k in a if k not in b] + [k for k in b if k not in a]
 
 
 @one_line_errors
@@ -93,11 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.split("\n")[0])
     p.add_argument("a", help="evaluate --json --per-frame results of model A (the reference)")
     p.add_argument("b", help="the same for model B; differences are B - A")
-    p.add_argument("--resamples", type=int, default=RESAMPLES)
+    p.add_argument("--resamples", type=positive_int, default=RESAMPLES)
     p.add_argument("--json", default=None, metavar="PATH", help="also write the comparison as JSON")
     args = p.parse_args(argv)
-    result = compare(_load(args.a), _load(args.b), (args.a, args.b), args.resamples)
+    a, b = _load(args.a), _load(args.b)
+    result = compare(a, b, (args.a, args.b), args.resamples)
     print(f"B = {args.b} minus A = {args.a}, paired over the same frames")
+    for key in unpaired(a, b):
+        print(f"{key}: not compared (in only one of the two files)")
     for key, r in result.items():
         if "difference" in r:
             print(f"{key}: {r['n']} frames, Dice A {r['dice_a']:.4f}, B {r['dice_b']:.4f}, B - A "
