@@ -144,12 +144,13 @@ def _tiny_dataset(root: Path, n: int = 10) -> Path:
     return out
 
 
-def _train(root: Path, out: Path, epochs: int, adversarial: float = 0.0) -> int:
+def _train(root: Path, out: Path, epochs: int, adversarial: float = 0.0, extra: tuple[str, ...] = ()) -> int:
     from training.train import main
 
     return main(["--data-root", str(root), "--out-dir", str(out), "--cache", str(root / "cache.npz"),
                  "--epochs", str(epochs), "--steps-per-epoch", "2", "--batch-size", "2", "--input-size", "64",
-                 "--cache-size", "80", "--adversarial-weight", str(adversarial), "--recalibrate-frames", "4"])
+                 "--cache-size", "80", "--adversarial-weight", str(adversarial), "--recalibrate-frames", "4",
+                 *extra])
 
 
 def test_selection_prefers_epochs_within_the_false_alarm_limit():
@@ -210,7 +211,12 @@ def test_two_step_training_checkpoints_and_resumes(tmp_path, monkeypatch):
     gan_out = tmp_path / "gan"
     assert _train(tmp_path, gan_out, epochs=1, adversarial=0.1) == 0
     row = next(csv.DictReader((gan_out / "log.csv").open()))
-    assert {"adv_loss", "d_loss", "seg_loss", "val_dice"} <= set(row)
+    assert {"adv_loss", "d_loss", "seg_loss", "val_dice"} <= set(row)  # with config's boundary-weighted loss
+    from engine.errors import DataError
+
+    refused = tmp_path / "gan_ds"
+    assert _train(tmp_path, refused, epochs=1, adversarial=0.1, extra=("--deep-supervision",)) == DataError.exit_code
+    assert not (refused / "log.csv").exists()
 
 
 @pytest.mark.slow

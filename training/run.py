@@ -178,8 +178,8 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
     jit = cfg.get("jit_compile", "auto")
     loss = segmentation_loss(cfg.get("loss", "hybrid"), cfg.get("empty_target_loss", "area"))
     if cfg["adversarial_weight"] > 0:
-        if cfg.get("deep_supervision") or cfg.get("loss", "hybrid") != "hybrid":
-            raise DataError("adversarial training uses the plain hybrid loss without deep supervision")
+        if cfg.get("deep_supervision"):
+            raise DataError("adversarial training and deep supervision cannot be combined (choose one)")
         model = LGPSGAN(generator, build_discriminator(cfg["input_size"]), cfg["adversarial_weight"], loss)
         model.compile(optimizer=optimizer, jit_compile=jit)
     elif cfg.get("deep_supervision"):
