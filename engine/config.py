@@ -90,9 +90,9 @@ class PostprocessConfig:
 @dataclass(frozen=True)
 class TrackingConfig:
     enabled: bool = True
-    hits: int = _range(4, 1, 100)
-    window: int = _range(4, 1, 100)
-    on_confidence: float = _range(0.3, 0.0, 1.0)
+    hits: int = _range(1, 1, 100)
+    window: int = _range(8, 1, 100)
+    on_confidence: float = _range(0.6, 0.0, 1.0)
     keep_confidence: float = _range(0.2, 0.0, 1.0)
     max_misses: int = _range(5, 0, 1000)
 
@@ -136,7 +136,7 @@ class TrainingConfig:
     val_fraction: float = _range(0.1, 0.0, 0.5)
     input_size: int = _range(256, 64, 1024)
     batch_size: int = _range(8, 1, 1024)
-    epochs: int = _range(60, 1, 10000)
+    epochs: int = _range(48, 1, 10000)
     learning_rate: float = _range(1e-3, 0.0, 1.0)
     adversarial_weight: float = _range(0.0, 0.0, 100.0)
     encoder_weights: str = "../shared/weights/tf2_mobilenet_v2_1.0_224_ptq.tflite"
@@ -145,10 +145,10 @@ class TrainingConfig:
     out_dir: str = "runs/lgps"
     cache_size: int = _range(320, 64, 2048)
     loader_workers: int = _range(4, 1, 64)
-    negative_rate: float = _range(0.0, 0.0, 0.9)
-    loss: str = _range("hybrid", choices=("hybrid", "hybrid_boundary"))
+    negative_rate: float = _range(0.3, 0.0, 0.9)
+    loss: str = _range("hybrid_boundary", choices=("hybrid", "hybrid_boundary"))
     empty_target_loss: str = _range("area", choices=("area", "per_image"))
-    select_max_false_alarms: float = _range(1.0, 0.0, 1.0)
+    select_max_false_alarms: float = _range(0.1, 0.0, 1.0)
     deep_supervision: bool = False
     augment: str = _range("standard", choices=("standard", "strong"))
 
