@@ -159,8 +159,8 @@ def run(args: argparse.Namespace, config: Any = None) -> int:
     names = [f.name for f in folders]
     # two folders of one name (a test set and its polyp-free crops): tell them apart by their parent
     keys = [n if names.count(n) == 1 else "/".join(f.parts[-2:]) for n, f in zip(names, folders, strict=True)]
-    per_frame = bool(getattr(args, "per_frame", False))
-    results = {key: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac, per_frame)
+    results = {key: evaluate_folder(seg, f, crf, threshold, args.limit, cfg.postprocess.min_area_frac,
+                                    args.per_frame)
                for key, f in zip(keys, folders, strict=True)}
     kind = "Keras float" if model_path.suffix in KERAS_SUFFIXES else f"TFLite {seg.input_dtype}"
     print(f"model {model_path} ({kind}), ConvCRF {'on' if crf_on else 'off'}, threshold {threshold}; "

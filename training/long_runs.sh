@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Full-length runs of the stable recipe (area-scored polyp-free targets), one at a time, under nice.
-# v3 (docs/training.md) plateaued on validation at the shipped model's level; these are the next levers.
-# Resumable: re-run the same line after an interruption (BackupAndRestore); a finished run is skipped.
+# lgps_v3 (30 % crops, docs/training.md) plateaued on validation at v2's level; these were the next levers
+# (v3_neg20 is the shipped model v3). Resumable: re-run the same line after an interruption
+# (BackupAndRestore); a finished run is skipped.
 #   bash training/long_runs.sh [EPOCHS]      (logs copied to docs/ablation/<name>/)
-# Then, per finished run: bash training/validate_candidate.sh runs/long/<name> (validation only), compare
-# with the shipped model's docs/results/v2_validation_crf_*.json, and ship with training.report only
-# a candidate that is better on validation.
+# Then, per finished run: bash training/validate_candidate.sh runs/long/<name> (validation only),
+# python -m training.compare against the shipped model's docs/results/*_validation_crf_on.json, and ship
+# with training.report only by the written rule ("The rule for the next ship decision", docs/training.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-48}
