@@ -146,6 +146,7 @@ class TrainingConfig:
     cache_size: int = _range(320, 64, 2048)
     loader_workers: int = _range(4, 1, 64)
     negative_rate: float = _range(0.3, 0.0, 0.9)
+    hard_negatives: float = _range(0.0, 0.0, 1.0)
     loss: str = _range("hybrid_boundary", choices=("hybrid", "hybrid_boundary"))
     empty_target_loss: str = _range("area", choices=("area", "per_image"))
     select_max_false_alarms: float = _range(0.1, 0.0, 1.0)

@@ -75,8 +75,9 @@ class FrameBatches(keras.utils.PyDataset):
     Training: reshuffled each epoch and augmented, the random stream seeded by (seed, epoch, batch)
     so a run is repeatable and a resumed run sees the same epochs. With ``negative_rate`` > 0 that
     share of samples is replaced by a polyp-free crop of a random training frame (all-background
-    target; training/negatives.py cuts it), so the model also sees healthy mucosa. Validation:
-    plain resize.
+    target; training/negatives.py cuts it), so the model also sees healthy mucosa; which crop is
+    drawn follows ``negative_p`` when hard-negative mining sets it (training/mining.py), uniform
+    otherwise. Validation: plain resize.
     """
 
     def __init__(self, images: np.ndarray, masks: np.ndarray, batch_size: int, size: int, *,
@@ -87,6 +88,7 @@ class FrameBatches(keras.utils.PyDataset):
         self.batch_size, self.size, self.train, self.seed, self.aug = batch_size, size, train, seed, aug
         self.negative_rate = negative_rate if train else 0.0
         self.negatives = self._negative_boxes() if self.negative_rate > 0 else []
+        self.negative_p: np.ndarray | None = None  # draw probabilities over self.negatives (None: uniform)
         self.epoch = 0
         self.order = self._order()
 
@@ -99,11 +101,23 @@ class FrameBatches(keras.utils.PyDataset):
             raise ValueError("negative_rate > 0 but no training frame has a polyp-free crop")
         return found
 
+    def pick_negative(self, rng: np.random.Generator) -> int:
+        """Index into self.negatives of the next polyp-free crop."""
+        if self.negative_p is None:
+            return int(rng.integers(len(self.negatives)))
+        return int(rng.choice(len(self.negatives), p=self.negative_p))
+
     def _negative(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        i, (x, y, w, h) = self.negatives[int(rng.integers(len(self.negatives)))]
+        i, (x, y, w, h) = self.negatives[self.pick_negative(rng)]
         side = self.images.shape[1]
         piece = cv2.resize(self.images[i, y:y + h, x:x + w], (side, side), interpolation=cv2.INTER_LINEAR)
         return piece, np.zeros((side, side), np.uint8)
+
+    def negative_inputs(self) -> np.ndarray:
+        """Every polyp-free crop, unaugmented, at the model input: (N, S, S, 3) float32 (for mining)."""
+        pieces = [cv2.resize(self.images[i, y:y + h, x:x + w], (self.size, self.size), interpolation=cv2.INTER_AREA)
+                  for i, (x, y, w, h) in self.negatives]
+        return np.stack(pieces).astype(np.float32) if pieces else np.zeros((0, self.size, self.size, 3), np.float32)
 
     def _order(self) -> np.ndarray:
         if not self.train:

@@ -28,15 +28,11 @@ def negative_crops(images: np.ndarray, masks: np.ndarray, size: int) -> np.ndarr
 def false_alarm_share(generator: Any, crops: np.ndarray, threshold: float = 0.5, min_area_frac: float = 0.0005
                       ) -> float:
     """Share of polyp-free crops on which the app would report a polyp (threshold + small-region removal)."""
-    from training.evaluate import app_reports_polyp
+    from training.mining import alarm_scores
 
     if not len(crops):
         return float("nan")
-    alarms = 0
-    for start in range(0, len(crops), 16):
-        probs = np.asarray(generator(crops[start:start + 16], training=False))[..., 0]
-        alarms += sum(app_reports_polyp(p, threshold, min_area_frac) for p in probs)
-    return alarms / len(crops)
+    return float(alarm_scores(generator, crops, threshold, min_area_frac)[1].mean())
 
 
 NO_BEST = {"val_dice": -1.0, "eligible": False}  # before the first epoch: any epoch is better
@@ -65,7 +61,7 @@ def reload_best(best: dict[str, Any], max_false_alarms: float) -> dict[str, Any]
 
 
 def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarray], val_negatives: np.ndarray,
-               max_false_alarms: float = 1.0) -> list[Any]:
+               max_false_alarms: float = 1.0, train_batches: Any = None, hard_negatives: float = 0.0) -> list[Any]:
     from training.bn import recalibrate_batchnorm
 
     class RecalibrateBeforeValidation(keras.callbacks.Callback):
@@ -119,9 +115,11 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
                 print(f"\nepoch {epoch + 1}: val_dice {score:.4f}, false alarms {alarms:.3f} (best so far) "
                       f"-> {self.weights_path}")
 
-    cbs = [EpochInfo(), RecalibrateBeforeValidation(), KeepBest(),
-           keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
-           keras.callbacks.CSVLogger(str(out / "log.csv"), append=True), keras.callbacks.TerminateOnNaN()]
+    cbs = [EpochInfo(), RecalibrateBeforeValidation(), KeepBest()]
+    if hard_negatives > 0 and train_batches is not None and train_batches.negatives:
+        cbs.insert(0, mining_callback(keras, generator, train_batches, hard_negatives))
+    cbs += [keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+            keras.callbacks.CSVLogger(str(out / "log.csv"), append=True), keras.callbacks.TerminateOnNaN()]
     try:
         import tensorboard  # noqa: F401  (the TensorBoard callback needs tf.summary + tensorboard)
         import tensorflow  # noqa: F401
@@ -130,6 +128,30 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
     except ImportError:
         print("TensorFlow/TensorBoard not installed: no TensorBoard logs (CSV log still written)")
     return cbs
+
+
+def mining_callback(keras: Any, generator: Any, batches: Any, share: float) -> Any:
+    """Before each epoch, re-scores every polyp-free training crop and sets the batches' draw weights.
+
+    Runs in on_epoch_begin, before Keras starts the epoch's loader threads, so an epoch's draws
+    depend only on the weights it starts from (a resumed run re-scores from the restored weights).
+    Logs ``train_negative_alarms``: the share of those crops the app would have outlined.
+    """
+    from training.mining import alarm_scores, sampling_probabilities
+
+    crops = batches.negative_inputs()
+
+    class MineHardNegatives(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            scores, alarmed = alarm_scores(generator, crops)
+            batches.negative_p = sampling_probabilities(scores, share)
+            self.alarm_share = float(alarmed.mean())
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if logs is not None:
+                logs["train_negative_alarms"] = self.alarm_share
+
+    return MineHardNegatives()
 
 
 def _data(cfg: dict[str, Any], max_frames: int | None) -> tuple[np.ndarray, ...]:
@@ -251,7 +273,8 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
                                               train=False)] if calibration_frames else []
     model.fit(train_batches, validation_data=val_batches, epochs=cfg["epochs"], steps_per_epoch=steps,
               callbacks=_callbacks(keras, generator, out, calibration, negative_crops(vi, vm, size),
-                                   cfg.get("select_max_false_alarms", 1.0)), verbose=2)
+                                   cfg.get("select_max_false_alarms", 1.0), train_batches,
+                                   cfg.get("hard_negatives", 0.0)), verbose=2)
     return finalize(generator, cfg, out, xi, xm, vi, vm, recalibrate_frames, recalibrate_batchnorm,
                     FrameBatches, train_seconds=time.time() - started)
 

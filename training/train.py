@@ -59,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adversarial-weight", type=float, help="lambda of the adversarial term (0: no D)")
     p.add_argument("--seed", type=int)
     p.add_argument("--negative-rate", type=probability, help="share of samples replaced by polyp-free crops")
+    p.add_argument("--hard-negatives", type=probability,
+                   help="share of the polyp-free crops drawn in proportion to the model's alarms on them (mining)")
     p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
     p.add_argument("--empty-target-loss", choices=("area", "per_image"),
                    help="how a polyp-free target's IoU/Dice terms are scored (training/losses.py)")
@@ -93,7 +95,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
 
     cfg = dataclasses.asdict(load_training_config(args.config))
     keys = ("data_root", "out_dir", "epochs", "batch_size", "learning_rate", "adversarial_weight", "seed",
-            "input_size", "cache_size", "encoder_weights", "negative_rate", "loss",
+            "input_size", "cache_size", "encoder_weights", "negative_rate", "hard_negatives", "loss",
             "empty_target_loss", "deep_supervision", "augment", "select_max_false_alarms")
     for key in keys:
         value = getattr(args, key)

@@ -1,0 +1,83 @@
+"""Hard-negative mining: draw weights, the loader's use of them, and the callback that sets them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from training.mining import alarm_scores, sampling_probabilities
+
+
+def test_sampling_probabilities_mix_uniform_and_score_proportional_mass():
+    scores = np.array([0.0, 0.0, 1.0, 3.0])
+    np.testing.assert_allclose(sampling_probabilities(scores, 0.0), 0.25)
+    np.testing.assert_allclose(sampling_probabilities(scores, 1.0), [0, 0, 0.25, 0.75])
+    np.testing.assert_allclose(sampling_probabilities(scores, 0.5), [0.125, 0.125, 0.25, 0.5])
+    np.testing.assert_allclose(sampling_probabilities(np.zeros(5), 0.8), 0.2)  # a quiet model: uniform
+    with pytest.raises(ValueError, match="share"):
+        sampling_probabilities(scores, 1.5)
+    with pytest.raises(ValueError, match="no polyp-free"):
+        sampling_probabilities(np.zeros(0), 0.5)
+
+
+def _brightness_model(x: np.ndarray, training: bool = False) -> np.ndarray:
+    """A stand-in segmenter whose 'polyp' probability is the pixel's brightness (deterministic)."""
+    return np.asarray(x, np.float32).mean(axis=-1, keepdims=True) / 255.0
+
+
+def _frames(n: int = 8, bright: tuple[int, ...] = (2, 5)) -> tuple[np.ndarray, np.ndarray]:
+    images = np.full((n, 96, 96, 3), 10, np.uint8)
+    for i in bright:
+        images[i] = 250  # mucosa the stand-in 'outlines'
+    masks = np.zeros((n, 96, 96), np.uint8)
+    masks[:, 70:90, 70:90] = 255  # a small polyp in a corner: every frame gives a crop
+    images[:, 70:90, 70:90] = 128
+    return images, masks
+
+
+def test_alarm_scores_rank_alarmed_crops_first():
+    crops = np.stack([np.full((32, 32, 3), v, np.float32) for v in (0.0, 60.0, 250.0)])
+    scores, alarmed = alarm_scores(_brightness_model, crops)
+    assert alarmed.tolist() == [False, False, True]
+    assert scores[2] > 1.0 > scores[1] > scores[0] == 0.0
+
+
+def test_loader_draws_polyp_free_crops_by_the_mined_weights():
+    pytest.importorskip("keras", reason="training needs Keras/TensorFlow (make test installs them)")
+    from training.augment import FrameBatches
+
+    images, masks = _frames()
+    batches = FrameBatches(images, masks, 4, 64, train=True, seed=1, negative_rate=1.0)
+    inputs = batches.negative_inputs()
+    assert inputs.shape == (len(batches.negatives), 64, 64, 3) == (8, 64, 64, 3)
+    frame_of = [i for i, _ in batches.negatives]
+    assert inputs[frame_of.index(2)].min() == 250 and inputs[frame_of.index(0)].max() == 10  # polyp cut away
+    rng = np.random.default_rng(0)
+    assert len({batches.pick_negative(rng) for _ in range(200)}) == 8  # unmined: every crop is drawn
+    batches.negative_p = np.eye(8)[3]
+    assert {batches.pick_negative(rng) for _ in range(50)} == {3}
+    _, y = batches[0]
+    assert y.max() == 0  # negatives keep all-background targets
+
+
+def test_mining_callback_concentrates_draws_on_the_crops_the_model_alarms_on():
+    keras = pytest.importorskip("keras", reason="training needs Keras/TensorFlow (make test installs them)")
+    from training.augment import FrameBatches
+    from training.run import mining_callback
+
+    images, masks = _frames(bright=(2, 5))
+    batches = FrameBatches(images, masks, 4, 64, train=True, seed=1, negative_rate=1.0)
+    callback = mining_callback(keras, _brightness_model, batches, share=0.8)
+    callback.on_epoch_begin(0)
+    logs: dict = {}
+    callback.on_epoch_end(0, logs)
+    assert logs["train_negative_alarms"] == pytest.approx(2 / 8)
+    frame_of = np.array([i for i, _ in batches.negatives])
+    hard = np.isin(frame_of, (2, 5))
+    # alarmed crops score 1 + their mean probability, the dark ones only their mean probability
+    hard_score, quiet_score = 1 + 250 / 255, 10 / 255
+    expected = 0.2 * 2 / 8 + 0.8 * 2 * hard_score / (2 * hard_score + 6 * quiet_score)
+    assert batches.negative_p[hard].sum() == pytest.approx(expected, abs=1e-6)
+    rng = np.random.default_rng(4)
+    drawn = frame_of[[batches.pick_negative(rng) for _ in range(400)]]
+    assert 0.75 < np.isin(drawn, (2, 5)).mean() < 0.95
