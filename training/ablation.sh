@@ -15,5 +15,7 @@ runs=(
   "f_neg30_boundary_strong|--negative-rate 0.3 --loss hybrid_boundary --augment strong --empty-target-loss per_image"
   # polyp-free targets scored by false-positive area instead of per-image Dice (training/losses.py)
   "h_neg30_boundary_area|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1"
+  # h with hard-negative mining: half of the polyp-free draws follow the current model's alarms (training/mining.py)
+  "i_h_hard_negatives|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --hard-negatives 0.5"
 )
 exec training/queue_runs.sh runs/ablation "$EPOCHS" "" "${runs[@]}"
