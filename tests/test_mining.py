@@ -1,4 +1,4 @@
-"""Hard-negative mining: draw weights, the loader's use of them, and the callback that sets them."""
+"""Hard-negative mining (draw weights, the loader's use of them, the callback) and the loader's epoch on resume."""
 
 from __future__ import annotations
 
@@ -81,3 +81,21 @@ def test_mining_callback_concentrates_draws_on_the_crops_the_model_alarms_on():
     rng = np.random.default_rng(4)
     drawn = frame_of[[batches.pick_negative(rng) for _ in range(400)]]
     assert 0.75 < np.isin(drawn, (2, 5)).mean() < 0.95
+
+
+def test_a_resumed_run_draws_the_epoch_it_resumes_at():
+    keras = pytest.importorskip("keras", reason="training needs Keras/TensorFlow (make test installs them)")
+    from training.augment import FrameBatches
+    from training.run import loader_epoch_callback
+
+    images, masks = _frames()
+    uninterrupted = FrameBatches(images, masks, 4, 64, train=True, seed=1, negative_rate=0.5)
+    for _ in range(3):
+        uninterrupted.on_epoch_end()
+    resumed = FrameBatches(images, masks, 4, 64, train=True, seed=1, negative_rate=0.5)  # a fresh process
+    first_epoch = resumed[0][0]
+    loader_epoch_callback(keras, resumed).on_epoch_begin(3)
+    assert resumed.epoch == 3
+    np.testing.assert_array_equal(resumed.order, uninterrupted.order)
+    np.testing.assert_array_equal(resumed[1][0], uninterrupted[1][0])
+    assert not np.array_equal(resumed[0][0], first_epoch)

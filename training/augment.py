@@ -129,7 +129,11 @@ class FrameBatches(keras.utils.PyDataset):
         return n // self.batch_size if self.train else -(-n // self.batch_size)
 
     def on_epoch_end(self) -> None:
-        self.epoch += 1
+        self.start_epoch(self.epoch + 1)
+
+    def start_epoch(self, epoch: int) -> None:
+        """Draw the given epoch's order and samples next (a resumed run starts past 0)."""
+        self.epoch = epoch
         self.order = self._order()
 
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:

@@ -116,8 +116,10 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
                       f"-> {self.weights_path}")
 
     cbs = [EpochInfo(), RecalibrateBeforeValidation(), KeepBest()]
-    if hard_negatives > 0 and train_batches is not None and train_batches.negatives:
-        cbs.insert(0, mining_callback(keras, generator, train_batches, hard_negatives))
+    if train_batches is not None:
+        cbs.insert(0, loader_epoch_callback(keras, train_batches))
+        if hard_negatives > 0 and train_batches.negatives:
+            cbs.insert(1, mining_callback(keras, generator, train_batches, hard_negatives))
     cbs += [keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
             keras.callbacks.CSVLogger(str(out / "log.csv"), append=True), keras.callbacks.TerminateOnNaN()]
     try:
@@ -128,6 +130,21 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
     except ImportError:
         print("TensorFlow/TensorBoard not installed: no TensorBoard logs (CSV log still written)")
     return cbs
+
+
+def loader_epoch_callback(keras: Any, batches: Any) -> Any:
+    """Tells the training batches which epoch starts, so a resumed run draws that epoch's samples.
+
+    Without it the loader counts its own epochs from 0 in every process, and a run resumed at
+    epoch 30 would replay epoch 0's order and augmentations. Set in on_epoch_begin, before Keras
+    starts the epoch's loader threads.
+    """
+
+    class SyncLoaderEpoch(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            batches.start_epoch(epoch)
+
+    return SyncLoaderEpoch()
 
 
 def mining_callback(keras: Any, generator: Any, batches: Any, share: float) -> Any:
