@@ -27,6 +27,14 @@ def probability(text: str) -> float:
     return value
 
 
+def share(text: str) -> float:
+    """A number from 0 to 1 inclusive (a share that may be switched off or made total)."""
+    value = _number(text, float)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be from 0 to 1, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A whole number of at least 1."""
     value = int(_number(text, int))

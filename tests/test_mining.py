@@ -14,6 +14,8 @@ def test_sampling_probabilities_mix_uniform_and_score_proportional_mass():
     np.testing.assert_allclose(sampling_probabilities(scores, 1.0), [0, 0, 0.25, 0.75])
     np.testing.assert_allclose(sampling_probabilities(scores, 0.5), [0.125, 0.125, 0.25, 0.5])
     np.testing.assert_allclose(sampling_probabilities(np.zeros(5), 0.8), 0.2)  # a quiet model: uniform
+    np.testing.assert_allclose(sampling_probabilities(np.array([np.nan, np.inf, 1.0, 0.0]), 1.0),
+                               [0, 0, 1, 0])  # weights gone NaN must not crash the loader thread
     with pytest.raises(ValueError, match="share"):
         sampling_probabilities(scores, 1.5)
     with pytest.raises(ValueError, match="no polyp-free"):
@@ -56,8 +58,46 @@ def test_loader_draws_polyp_free_crops_by_the_mined_weights():
     assert len({batches.pick_negative(rng) for _ in range(200)}) == 8  # unmined: every crop is drawn
     batches.negative_p = np.eye(8)[3]
     assert {batches.pick_negative(rng) for _ in range(50)} == {3}
-    _, y = batches[0]
+    batches.negative_p = np.eye(8)[frame_of.index(5)]  # every draw: the bright frame's crop
+    x, y = batches[0]
     assert y.max() == 0  # negatives keep all-background targets
+    assert (x.reshape(len(x), -1).mean(axis=1) > 120).all()  # and every sample is that crop (dark ones: ~10)
+
+
+def test_mining_needs_polyp_free_crops():
+    keras = pytest.importorskip("keras", reason="training needs Keras/TensorFlow (make test installs them)")
+    from engine.errors import DataError
+    from training.augment import FrameBatches
+    from training.run import mining_callback
+
+    images, masks = _frames()
+    with pytest.raises(DataError, match="negative_rate"):
+        mining_callback(keras, _brightness_model, FrameBatches(images, masks, 4, 64, train=True), share=0.5)
+
+
+def test_hard_negative_flag_takes_0_to_1(capsys):
+    from training.train import parse_args
+
+    assert parse_args(["--hard-negatives", "0"]).hard_negatives == 0.0
+    assert parse_args(["--hard-negatives", "1", "--negative-rate", "0"]).negative_rate == 0.0
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--hard-negatives", "1.5"])
+    assert exc.value.code == 2 and "from 0 to 1" in capsys.readouterr().err
+
+
+def test_a_resumed_log_keeps_its_columns(tmp_path, capsys):
+    keras = pytest.importorskip("keras", reason="training needs Keras/TensorFlow (make test installs them)")
+    from training.run import resumable_csv_logger
+
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,dice,val_dice\n0,0.5,0.6\n")
+    logger = resumable_csv_logger(keras, log)
+    logger.on_train_begin()
+    logger.on_epoch_end(1, {"dice": 0.7, "val_dice": 0.8, "train_negative_alarms": 0.25})  # a new column
+    logger.on_epoch_end(2, {"val_dice": 0.9})
+    logger.on_train_end()
+    assert log.read_text().splitlines() == ["epoch,dice,val_dice", "0,0.5,0.6", "1,0.7,0.8", "2,NA,0.9"]
+    assert "train_negative_alarms" in capsys.readouterr().out
 
 
 def test_mining_callback_concentrates_draws_on_the_crops_the_model_alarms_on():

@@ -187,11 +187,28 @@ def test_two_step_training_checkpoints_and_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(train_mod, "load_training_config", lambda path=None: cfg.__class__(
         **{**cfg.__dict__, "train_sets": ["tiny"], "val_fraction": 0.2}))
     out = tmp_path / "run"
+    import threading
+
+    from training.augment import FrameBatches
+
+    drawn: list[int] = []  # the loader epoch of every training batch the loader threads prepare
+    original = FrameBatches.__getitem__
+
+    def recording(self, index):
+        # (the main thread only peeks at batches for Keras' tensor signature before training)
+        if self.train and threading.current_thread() is not threading.main_thread():
+            drawn.append(self.epoch)
+        return original(self, index)
+
+    monkeypatch.setattr(FrameBatches, "__getitem__", recording)
     assert _train(tmp_path, out, epochs=1) == 0
+    assert set(drawn) == {0}
+    drawn.clear()
     for name in ("best.weights.h5", "final.weights.h5", "summary.json", "log.csv", "backup"):
         assert (out / name).exists(), name
     assert (tmp_path / "cache.npz").is_file() and data.is_dir()
     assert _train(tmp_path, out, epochs=2) == 0  # resumes at epoch 2 from the backup
+    assert set(drawn) == {1}  # a fresh process draws the epoch it resumes at, not an early one again
     rows = list(csv.DictReader((out / "log.csv").open()))
     assert [r["epoch"] for r in rows] == ["0", "1"]
     summary = json.loads((out / "summary.json").read_text())

@@ -3,7 +3,8 @@
 Why: each training frame gives one polyp-free crop and, drawn uniformly, most of them show mucosa
 the model already leaves alone; the crops it outlines (folds, reflections, bubbles) are the ones
 that teach it to stay quiet. The scores are re-taken from the current weights before every epoch.
-A share of the draws stays uniform so the sampler never collapses onto a handful of crops.
+A share of the draws stays uniform (unless the share asked for is 1) so the sampler does not
+collapse onto a handful of crops.
 """
 
 from __future__ import annotations
@@ -15,9 +16,10 @@ import numpy as np
 
 
 def crop_maps(generator: Any, crops: np.ndarray, batch: int = 16) -> Iterator[np.ndarray]:
-    """The generator's probability maps (S, S) of (N, S, S, 3) float32 crops, inference mode."""
+    """The generator's probability maps (S, S) of (N, S, S, 3) crops (uint8 or float, 0..255), inference mode."""
     for start in range(0, len(crops), batch):
-        yield from np.asarray(generator(crops[start:start + batch], training=False))[..., 0]
+        x = np.asarray(crops[start:start + batch], np.float32)
+        yield from np.asarray(generator(x, training=False))[..., 0]
 
 
 def alarm_scores(generator: Any, crops: np.ndarray, threshold: float = 0.5, min_area_frac: float = 0.0005
@@ -40,9 +42,10 @@ def alarm_scores(generator: Any, crops: np.ndarray, threshold: float = 0.5, min_
 def sampling_probabilities(scores: np.ndarray, share: float) -> np.ndarray:
     """Draw probabilities: ``share`` of the mass in proportion to the scores, the rest uniform.
 
-    share 0 is uniform; all-zero scores (a model quiet on every crop) fall back to uniform.
+    share 0 is uniform; all-zero scores (a model quiet on every crop) fall back to uniform, and so
+    do non-finite ones (weights gone NaN: TerminateOnNaN ends the run, the loader must not crash first).
     """
-    scores = np.clip(np.asarray(scores, np.float64), 0.0, None)
+    scores = np.clip(np.nan_to_num(np.asarray(scores, np.float64), nan=0.0, posinf=0.0, neginf=0.0), 0.0, None)
     if not scores.size:
         raise ValueError("no polyp-free crops to sample from")
     if not 0.0 <= share <= 1.0:

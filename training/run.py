@@ -115,13 +115,14 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
                 print(f"\nepoch {epoch + 1}: val_dice {score:.4f}, false alarms {alarms:.3f} (best so far) "
                       f"-> {self.weights_path}")
 
-    cbs = [EpochInfo(), RecalibrateBeforeValidation(), KeepBest()]
+    cbs = [EpochInfo()]  # first: its epoch_seconds include the other callbacks' work (mining)
     if train_batches is not None:
-        cbs.insert(0, loader_epoch_callback(keras, train_batches))
-        if hard_negatives > 0 and train_batches.negatives:
-            cbs.insert(1, mining_callback(keras, generator, train_batches, hard_negatives))
-    cbs += [keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
-            keras.callbacks.CSVLogger(str(out / "log.csv"), append=True), keras.callbacks.TerminateOnNaN()]
+        cbs.append(loader_epoch_callback(keras, train_batches))
+        if hard_negatives > 0:
+            cbs.append(mining_callback(keras, generator, train_batches, hard_negatives))
+    cbs += [RecalibrateBeforeValidation(), KeepBest(),
+            keras.callbacks.BackupAndRestore(str(out / "backup"), delete_checkpoint=False),
+            resumable_csv_logger(keras, out / "log.csv"), keras.callbacks.TerminateOnNaN()]
     try:
         import tensorboard  # noqa: F401  (the TensorBoard callback needs tf.summary + tensorboard)
         import tensorflow  # noqa: F401
@@ -132,12 +133,41 @@ def _callbacks(keras: Any, generator: Any, out: Path, calibration: list[np.ndarr
     return cbs
 
 
+def resumable_csv_logger(keras: Any, path: Path) -> Any:
+    """Keras' CSVLogger that, appending to an existing log, keeps that log's columns.
+
+    Keras takes the columns from the first epoch's logs and writes no second header, so a run
+    resumed with a different column set (a run from before a column existed, mining switched on)
+    would write its values under the wrong names; here a new column is dropped with a warning and a
+    missing one is written as NA.
+    """
+
+    class ResumableCSVLogger(keras.callbacks.CSVLogger):
+        def on_train_begin(self, logs: Any = None) -> None:
+            header = path.read_text().splitlines()[:1] if path.is_file() else []
+            super().on_train_begin(logs)
+            if header and header[0].startswith("epoch,"):
+                self.keys = header[0].split(",")[1:]
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            if self.keys is not None and logs and (extra := sorted(set(logs) - set(self.keys))) \
+                    and not getattr(self, "_warned", False):
+                print(f"{path}: resumed with new log columns {extra}; not written (the file's header is kept)")
+                self._warned = True
+            super().on_epoch_end(epoch, logs)
+
+    return ResumableCSVLogger(str(path), append=True)
+
+
 def loader_epoch_callback(keras: Any, batches: Any) -> Any:
     """Tells the training batches which epoch starts, so a resumed run draws that epoch's samples.
 
-    Without it the loader counts its own epochs from 0 in every process, and a run resumed at
-    epoch 30 would replay epoch 0's order and augmentations. Set in on_epoch_begin, before Keras
-    starts the epoch's loader threads.
+    Without it the loader counts its own epochs in every process from where Keras' start-up leaves
+    it, and a run resumed at epoch 30 would replay an early epoch's order and augmentations. Set in
+    on_epoch_begin, which on single-device TensorFlow runs before Keras starts the epoch's loader
+    threads. (On JAX or several devices Keras pulls one batch to build the model first, which
+    starts the threads early; the first ~10 batches of an epoch, Keras' queue, may then come from
+    the previous epoch's stream: the samples stay valid, only exact replay is lost.)
     """
 
     class SyncLoaderEpoch(keras.callbacks.Callback):
@@ -150,12 +180,17 @@ def loader_epoch_callback(keras: Any, batches: Any) -> Any:
 def mining_callback(keras: Any, generator: Any, batches: Any, share: float) -> Any:
     """Before each epoch, re-scores every polyp-free training crop and sets the batches' draw weights.
 
-    Runs in on_epoch_begin, before Keras starts the epoch's loader threads, so an epoch's draws
-    depend only on the weights it starts from (a resumed run re-scores from the restored weights).
-    Logs ``train_negative_alarms``: the share of those crops the app would have outlined.
+    Runs in on_epoch_begin (before the loader threads start on single-device TensorFlow; see
+    loader_epoch_callback), so an epoch's draws depend only on the weights it starts from and a
+    resumed run re-scores from the restored weights. Costs one inference pass over the crops per
+    epoch (one per training frame with a crop). Logs ``train_negative_alarms``: the share of those
+    crops the app would have outlined with the weights the epoch *started* from (one epoch behind
+    val_false_alarms, which is measured at its end).
     """
     from training.mining import alarm_scores, sampling_probabilities
 
+    if not batches.negatives:
+        raise DataError("hard-negative mining needs polyp-free crops: set negative_rate above 0")
     crops = batches.negative_inputs()
 
     class MineHardNegatives(keras.callbacks.Callback):
@@ -288,7 +323,9 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
                         FrameBatches, train_seconds=0.0)
     calibration = [x for x, _ in FrameBatches(xi[:calibration_frames], xm[:calibration_frames], 16, size,
                                               train=False)] if calibration_frames else []
-    model.fit(train_batches, validation_data=val_batches, epochs=cfg["epochs"], steps_per_epoch=steps,
+    # shuffle=False: FrameBatches reshuffles itself, seeded by epoch; Keras' own shuffle of the batch
+    # order uses the process-global random stream, which a resumed run restarts
+    model.fit(train_batches, validation_data=val_batches, epochs=cfg["epochs"], steps_per_epoch=steps, shuffle=False,
               callbacks=_callbacks(keras, generator, out, calibration, negative_crops(vi, vm, size),
                                    cfg.get("select_max_false_alarms", 1.0), train_batches,
                                    cfg.get("hard_negatives", 0.0)), verbose=2)

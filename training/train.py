@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli_args import probability
+from engine.cli_args import probability, share
 from engine.errors import one_line_errors
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -58,8 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--adversarial-weight", type=float, help="lambda of the adversarial term (0: no D)")
     p.add_argument("--seed", type=int)
-    p.add_argument("--negative-rate", type=probability, help="share of samples replaced by polyp-free crops")
-    p.add_argument("--hard-negatives", type=probability,
+    p.add_argument("--negative-rate", type=share, help="share of samples replaced by polyp-free crops (0: none)")
+    p.add_argument("--hard-negatives", type=share,
                    help="share of the polyp-free crops drawn in proportion to the model's alarms on them (mining)")
     p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
     p.add_argument("--empty-target-loss", choices=("area", "per_image"),
