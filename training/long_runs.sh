@@ -2,7 +2,8 @@
 # Full-length runs of the stable recipe (area-scored polyp-free targets), one at a time, under nice.
 # lgps_v3 (30 % crops, docs/training.md) plateaued on validation at v2's level; v3_strong and v3_neg20 were
 # the next levers (v3_neg20 is the shipped model v3); v4_long80 is the config's recipe (30 % crops) on a
-# schedule 1.7x as long, kept within the stricter 0.05 false-alarm limit. Resumable: re-run the same line
+# schedule 1.7x as long, kept within the stricter 0.05 false-alarm limit (out: v3 stays); v4_mine20 is
+# v3's 20 % crops with hard-negative mining (share 0.5), judged by the same rule. Resumable: re-run the same line
 # after an interruption (BackupAndRestore); a finished run is skipped.
 #   bash training/long_runs.sh [EPOCHS]      (logs copied to docs/ablation/<name>/)
 # A run's own --epochs flag wins over EPOCHS.
@@ -17,5 +18,6 @@ runs=(
   "v3_strong|--augment strong"
   "v3_neg20|--negative-rate 0.2"
   "v4_long80|--epochs 80 --select-max-false-alarms 0.05"
+  "v4_mine20|--negative-rate 0.2 --hard-negatives 0.5 --select-max-false-alarms 0.05"
 )
 exec training/queue_runs.sh runs/long "$EPOCHS" "$common" "${runs[@]}"
