@@ -116,9 +116,9 @@ class FrameBatches(keras.utils.PyDataset):
     def negative_inputs(self) -> np.ndarray:
         """Every polyp-free crop, unaugmented, at the model input: (N, S, S, 3) uint8 (for mining; a
         quarter of float32's memory, ~250 MB for the 1,291 training frames at 256)."""
-        pieces = [cv2.resize(self.images[i, y:y + h, x:x + w], (self.size, self.size), interpolation=cv2.INTER_AREA)
-                  for i, (x, y, w, h) in self.negatives]
-        return np.stack(pieces) if pieces else np.zeros((0, self.size, self.size, 3), np.uint8)
+        from training.negatives import model_inputs
+
+        return model_inputs(self.images, self.negatives, self.size)
 
     def _order(self) -> np.ndarray:
         if not self.train:

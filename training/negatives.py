@@ -77,6 +77,13 @@ def crop(image: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
     return image[y:y + h, x:x + w].copy()
 
 
+def model_inputs(images: np.ndarray, boxes: Iterable[tuple[int, tuple[int, int, int, int]]], size: int
+                 ) -> np.ndarray:
+    """(frame index, box) pairs as polyp-free crops resized to the model input: (N, size, size, 3) uint8."""
+    pieces = [cv2.resize(crop(images[i], box), (size, size), interpolation=cv2.INTER_AREA) for i, box in boxes]
+    return np.stack(pieces) if pieces else np.zeros((0, size, size, 3), np.uint8)
+
+
 def write_still_set(samples: Iterable, out: Path) -> tuple[int, int]:
     """Polyp-free crops of ``samples`` as out/images + out/masks (all zero); (frames, crops)."""
     from training.data import read_pair

@@ -16,13 +16,10 @@ from engine.errors import DataError
 
 def negative_crops(images: np.ndarray, masks: np.ndarray, size: int) -> np.ndarray:
     """Polyp-free crops (training/negatives.py) of cached frames, resized to the input: (N, S, S, 3) float32."""
-    import cv2
+    from training.negatives import free_box, model_inputs
 
-    from training.negatives import crop, free_box
-
-    crops = [cv2.resize(crop(img, box), (size, size), interpolation=cv2.INTER_AREA)
-             for img, m in zip(images, masks, strict=True) if (box := free_box(m > 127)) is not None]
-    return np.stack(crops).astype(np.float32) if crops else np.zeros((0, size, size, 3), np.float32)
+    boxes = [(i, box) for i, m in enumerate(masks) if (box := free_box(m > 127)) is not None]
+    return model_inputs(images, boxes, size).astype(np.float32)
 
 
 def false_alarm_share(generator: Any, crops: np.ndarray, threshold: float = 0.5, min_area_frac: float = 0.0005
@@ -146,14 +143,14 @@ def resumable_csv_logger(keras: Any, path: Path) -> Any:
         def on_train_begin(self, logs: Any = None) -> None:
             header = path.read_text().splitlines()[:1] if path.is_file() else []
             super().on_train_begin(logs)
+            self.warned = False
             if header and header[0].startswith("epoch,"):
                 self.keys = header[0].split(",")[1:]
 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-            if self.keys is not None and logs and (extra := sorted(set(logs) - set(self.keys))) \
-                    and not getattr(self, "_warned", False):
+            if self.keys is not None and logs and not self.warned and (extra := sorted(set(logs) - set(self.keys))):
                 print(f"{path}: resumed with new log columns {extra}; not written (the file's header is kept)")
-                self._warned = True
+                self.warned = True
             super().on_epoch_end(epoch, logs)
 
     return ResumableCSVLogger(str(path), append=True)
