@@ -80,3 +80,55 @@ def test_the_engine_reads_the_learned_values_and_config_still_wins(tmp_path, mod
 
     with pytest.raises(ModelError, match="positive"):
         effective_crf(cfg)
+
+
+def test_folds_keep_each_group_whole_and_balance_the_items():
+    from training.crf_crossfit import assign_folds
+
+    groups = ["seq a"] * 5 + ["seq b"] * 4 + ["seq c"] * 3 + [f"frame {i}" for i in range(9)]
+    fold = assign_folds(groups, 3, seed=1)
+    for g in set(groups):
+        assert len({int(fold[i]) for i, x in enumerate(groups) if x == g}) == 1  # never split
+    assert sorted(np.bincount(fold, minlength=3)) == [7, 7, 7]
+    assert (assign_folds(groups, 3, seed=1) == fold).all()  # deterministic for a seed
+
+
+def test_crossfit_judges_every_frame_out_of_fold_and_writes_what_the_engine_reads(tmp_path, model_path):
+    clinic = DATA / "cvc-clinicdb"
+    if not (clinic / "sequences.csv").is_file():
+        pytest.skip(f"real dataset not available at {DATA} (the CI machine provides ../shared/data)")
+    from engine.convcrf import learned_parameters
+    from training.crf_crossfit import main as crossfit
+    from training.crf_crossfit import sequence_groups
+    from training.data import find_samples
+    from training.evaluate import evaluate_folder
+    from training.negatives import copy_stills, write_still_set
+
+    by_seq: dict[str, list] = {}
+    for s in find_samples(clinic):
+        by_seq.setdefault(s.group, []).append(s)
+    picked = [s for seq in sorted(by_seq, key=int)[:3] for s in by_seq[seq][:2]]  # 3 sequences, 2 frames each
+    stills, free = tmp_path / "stills", tmp_path / "free"
+    copy_stills(picked, stills)
+    write_still_set(picked, free)
+    names = sorted(p.stem for p in (stills / "images").iterdir())
+    groups = sequence_groups(names, DATA)
+    assert len(set(groups)) == 3 and all(g.startswith("cvc-clinicdb/") for g in groups)
+    model = tmp_path / "m.tflite"
+    shutil.copy(model_path, model)
+    out = tmp_path / "crossfit.json"
+    assert crossfit(["--model", str(model), "--stills", str(stills), "--polyp-free", str(free), "--data-root",
+                     str(DATA), "--folds", "3", "--steps", "3", "--json", str(out), "--write-sidecar"]) == 0
+    result = json.loads(out.read_text())
+    n_free = len(list((free / "images").iterdir()))
+    assert sum(f["judged_frames"] for f in result["fits"]) == 6 + n_free  # every frame judged exactly once
+    assert all(f["fit_frames"] + f["judged_frames"] == 6 + n_free for f in result["fits"])
+    learned = result["settings"]["learned_out_of_fold"]
+    assert learned["stills"]["n"] == 6 and learned["free"]["n"] == n_free
+    # "off" is scored exactly as main.py evaluate scores the same folder with the CRF off
+    from engine.segmenter import Segmenter
+
+    reference = evaluate_folder(Segmenter(model), stills, None, 0.5)
+    assert result["settings"]["off"]["stills"]["mean_dice"] == pytest.approx(reference["mean_dice"], abs=1e-9)
+    assert learned_parameters(model) == pytest.approx({k: v for k, v in result["sidecar"].items() if k != "path"},
+                                                      rel=1e-5)

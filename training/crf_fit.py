@@ -132,8 +132,11 @@ def training_material(cfg: Any, model: Path, frames: int, negative_share: float,
 
 
 def fit(crf: DifferentiableConvCRF, probs: np.ndarray, images: np.ndarray, masks: np.ndarray, steps: int,
-        batch: int = 8, learning_rate: float = 0.05, seed: int = 0) -> list[float]:
-    """Adam on the log-parameters against the hybrid loss (per image); returns the loss per step."""
+        batch: int = 8, learning_rate: float = 0.05, seed: int = 0, draw_p: np.ndarray | None = None
+        ) -> list[float]:
+    """Adam on the log-parameters against the hybrid loss (per image); returns the loss per step.
+
+    ``draw_p``: each frame's chance of being drawn into a batch (default uniform)."""
     import tensorflow as tf
 
     from training.losses import hybrid_loss
@@ -142,7 +145,7 @@ def fit(crf: DifferentiableConvCRF, probs: np.ndarray, images: np.ndarray, masks
     rng = np.random.default_rng(seed)
     losses = []
     for _ in range(steps):
-        idx = rng.choice(len(probs), size=min(batch, len(probs)), replace=False)
+        idx = rng.choice(len(probs), size=min(batch, len(probs)), replace=False, p=draw_p)
         with tf.GradientTape() as tape:
             q = crf(tf.constant(probs[idx]), tf.constant(images[idx]))
             loss = hybrid_loss(tf.constant(masks[idx])[..., None], q[..., None])

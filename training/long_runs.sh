@@ -6,6 +6,7 @@
 # v3's 20 % crops with hard-negative mining (share 0.5), judged by the same rule. Resumable: re-run the same line
 # after an interruption (BackupAndRestore); a finished run is skipped.
 #   bash training/long_runs.sh [EPOCHS]      (logs copied to docs/ablation/<name>/)
+#   ONLY=v4_mine20 bash training/long_runs.sh   (just that run: a fresh machine has no runs/)
 # A run's own --epochs flag wins over EPOCHS.
 # Then, per finished run: bash training/validate_candidate.sh runs/long/<name> (validation only),
 # python -m training.compare against the shipped model's docs/results/*_validation_crf_on.json, and ship
