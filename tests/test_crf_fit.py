@@ -132,3 +132,14 @@ def test_crossfit_judges_every_frame_out_of_fold_and_writes_what_the_engine_read
     assert result["settings"]["off"]["stills"]["mean_dice"] == pytest.approx(reference["mean_dice"], abs=1e-9)
     assert learned_parameters(model) == pytest.approx({k: v for k, v in result["sidecar"].items() if k != "path"},
                                                       rel=1e-5)
+
+
+def test_balanced_draws_give_polyp_free_crops_half_of_every_batch():
+    from training.crf_crossfit import balanced_draws
+
+    masks = np.zeros((10, 4, 4), np.float32)
+    masks[:7, 1, 1] = 1  # 7 polyp frames, 3 polyp-free crops
+    p = balanced_draws(masks)
+    assert p.sum() == pytest.approx(1.0)
+    assert p[7:].sum() == pytest.approx(0.5) and p[:7].sum() == pytest.approx(0.5)
+    assert np.allclose(balanced_draws(masks[:7]), 1 / 7)  # one kind only: uniform
