@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PyQt6.QtCore import Qt, QUrl
-from PyQt6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import QApplication, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
 
 from engine.procedure import Finding, clock
 
@@ -83,21 +83,39 @@ def _cue_file() -> Path:
 
 
 class AlertCue:
-    """Plays the chime when a new alert starts, if switched on; ``played`` counts the cues asked for."""
+    """Plays the chime when a new alert starts, if switched on; ``played`` counts the cues given.
 
-    def __init__(self, enabled: bool):
+    Qt's sound module needs the system's audio libraries (PulseAudio's on Linux); where they are
+    missing, the cue falls back to the desktop's beep and says so once through ``on_unavailable``
+    instead of raising inside the event loop on every new alert.
+    """
+
+    def __init__(self, enabled: bool, on_unavailable: Callable[[str], None] | None = None):
         self.enabled = enabled
         self.played = 0
         self._effect = None
+        self._beep_only = False
+        self._on_unavailable = on_unavailable
+
+    def _load(self) -> None:
+        try:
+            from PyQt6.QtMultimedia import QSoundEffect  # loaded only when the cue is wanted
+        except ImportError as exc:  # e.g. "libpulse.so.0: cannot open shared object file"
+            self._beep_only = True
+            if self._on_unavailable is not None:
+                self._on_unavailable(f"Alert sound: Qt's sound module is unavailable ({exc}); using the system beep")
+            return
+        self._effect = QSoundEffect()
+        self._effect.setSource(QUrl.fromLocalFile(str(_cue_file())))
+        self._effect.setVolume(0.6)
 
     def new_alerts(self, count: int) -> None:
         if not self.enabled or count <= 0:
             return
-        if self._effect is None:
-            from PyQt6.QtMultimedia import QSoundEffect  # loaded only when the cue is wanted
-
-            self._effect = QSoundEffect()
-            self._effect.setSource(QUrl.fromLocalFile(str(_cue_file())))
-            self._effect.setVolume(0.6)
-        self._effect.play()  # silently nothing where the machine has no audio output
+        if self._effect is None and not self._beep_only:
+            self._load()
+        if self._beep_only:
+            QApplication.beep()
+        else:
+            self._effect.play()  # silently nothing where the machine has no audio output
         self.played += 1

@@ -116,7 +116,7 @@ class MainWindow(QMainWindow):
         self.dock = self._dock("Settings", "settings_dock", self.controls)
         self.findings = FindingsPanel(self.seek)
         self.findings_dock = self._dock("Findings", "findings_dock", self.findings)
-        self.cue = AlertCue(self.config.app.alert_sound)
+        self.cue = AlertCue(self.config.app.alert_sound, self._sound_unavailable)
         self.view.on_painted = self._painted
         self.status = StatusPanel(self.statusBar())
         self.actions_by_name = build_menus(self)
@@ -416,6 +416,11 @@ class MainWindow(QMainWindow):
         job.truncated.connect(lambda m: done("warning", f"Export finished early: {m}"))
         job.cancelled.connect(lambda: done("info", "Export cancelled: no file was written."))
         return job.start()
+
+    def _sound_unavailable(self, message: str) -> None:
+        """Said once, where it is seen and where it is logged: the chime cannot play on this machine."""
+        log.warning("%s", message)
+        self.statusBar().showMessage(message, 15000)
 
     def refresh_findings(self) -> None:
         """The findings list from the session's record; a new alert may sound the cue."""

@@ -615,3 +615,20 @@ def test_alert_cue_sounds_only_when_switched_on(qtbot, gui_config, gui_clip, tmp
         assert (win.cue.played >= 1) is sound
     finally:
         win.close()
+
+
+def test_alert_cue_without_qt_sound_libraries_beeps_and_says_so_once(qtbot, monkeypatch):
+    """A machine without PulseAudio's library cannot import QtMultimedia: the cue must not raise in the event loop."""
+    import sys
+
+    from app.findings import AlertCue
+
+    monkeypatch.setitem(sys.modules, "PyQt6.QtMultimedia", None)  # import now raises ImportError, as without libpulse
+    said = []
+    cue = AlertCue(True, said.append)
+    cue.new_alerts(1)
+    cue.new_alerts(2)
+    assert cue.played == 2  # the beep stands in for the chime
+    assert len(said) == 1 and "system beep" in said[0]
+    AlertCue(False, said.append).new_alerts(1)
+    assert len(said) == 1  # switched off: nothing loaded, nothing said
