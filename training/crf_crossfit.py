@@ -23,6 +23,7 @@ import dataclasses
 import json
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,7 @@ def assign_folds(groups: list[str], folds: int, seed: int) -> np.ndarray:
     unique = sorted(set(groups))
     if len(unique) < folds:
         raise DataError(f"{len(unique)} groups cannot fill {folds} folds")
-    sizes = {g: groups.count(g) for g in unique}
+    sizes = Counter(groups)
     order = np.random.default_rng(seed).permutation(len(unique))
     ranked = sorted((unique[i] for i in order), key=lambda g: -sizes[g])  # stable: ties keep the shuffle
     load, fold_of = [0] * folds, {}
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     from engine.convcrf import ConvCRF, effective_crf
     from engine.segmenter import Segmenter
     from training.compare import compare
-    from training.crf_fit import LEARNED, sidecar_path
+    from training.crf_fit import LEARNED, write_sidecar
     from training.train import load_training_config
 
     p = argparse.ArgumentParser(prog="python -m training.crf_crossfit", description=__doc__.split("\n")[0])
@@ -194,12 +195,10 @@ def main(argv: list[str] | None = None) -> int:
         crf = ConvCRF(dataclasses.replace(crf_cfg, **learned))
         for i in np.nonzero(fold == k)[0]:
             oof_crfs[i] = crf
-    settings = {"off": score(frames, [None] * len(frames), seg, config.postprocess.threshold,
-                             config.postprocess.min_area_frac),
-                "config": score(frames, [ConvCRF(effective_crf(config))] * len(frames), seg,
-                                config.postprocess.threshold, config.postprocess.min_area_frac),
-                "learned_out_of_fold": score(frames, oof_crfs, seg, config.postprocess.threshold,
-                                             config.postprocess.min_area_frac)}
+    post = config.postprocess
+    settings = {name: score(frames, crfs, seg, post.threshold, post.min_area_frac) for name, crfs in (
+        ("off", [None] * len(frames)), ("config", [ConvCRF(effective_crf(config))] * len(frames)),
+        ("learned_out_of_fold", oof_crfs))}
     stills, free = folders[0].name, folders[1].name
     for name, result in settings.items():
         print(f"{name:>20}: {headline(result, stills, free)}")
@@ -215,15 +214,12 @@ def main(argv: list[str] | None = None) -> int:
                                "fits": fits, "groups": len(set(groups)), "paired": paired, "settings": settings}
     if args.write_sidecar:
         learned, before, after = fit_params(frames, start, crf_cfg, args.steps, args.seed, args.balance)
-        out = sidecar_path(model)
-        out.write_text(json.dumps({
-            **{k: round(v, 6) for k, v in learned.items()},
-            "fitted": {"model": model.name, "material": [str(f) for f in folders], "frames": len(frames),
-                       "steps": args.steps, "balance": args.balance, "loss_before": before, "loss_after": after,
-                       "start": start, "kernel_size": crf_cfg.kernel_size, "blur": crf_cfg.blur,
-                       "iterations": crf_cfg.iterations,
-                       "out_of_fold": {n: headline(r, stills, free) for n, r in settings.items()}},
-        }, indent=1) + "\n")
+        out = write_sidecar(model, learned, {
+            "model": model.name, "material": [str(f) for f in folders], "frames": len(frames),
+            "steps": args.steps, "balance": args.balance, "loss_before": before, "loss_after": after,
+            "start": start, "kernel_size": crf_cfg.kernel_size, "blur": crf_cfg.blur,
+            "iterations": crf_cfg.iterations,
+            "out_of_fold": {n: headline(r, stills, free) for n, r in settings.items()}})
         payload["sidecar"] = {"path": str(out), **learned}
         print(f"fitted on all {len(frames)} frames: loss {before:.4f} -> {after:.4f}; learned "
               + ", ".join(f"{k} {v:.3g}" for k, v in learned.items()) + f" -> {out}")

@@ -101,6 +101,13 @@ def sidecar_path(model: str | Path) -> Path:
     return Path(model).with_suffix(".crf.json")
 
 
+def write_sidecar(model: Path, learned: dict[str, float], fitted: dict[str, Any]) -> Path:
+    """The learned values as ``<model>.crf.json`` (what engine.convcrf reads), with how they were fitted."""
+    out = sidecar_path(model)
+    out.write_text(json.dumps({**{k: round(v, 6) for k, v in learned.items()}, "fitted": fitted}, indent=1) + "\n")
+    return out
+
+
 def training_material(cfg: Any, model: Path, frames: int, negative_share: float, seed: int
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prob, image BGR, mask) at the model's size for training frames and their polyp-free crops."""
@@ -193,15 +200,11 @@ def main(argv: list[str] | None = None) -> int:
     fit(crf, probs, images, masks, args.steps, seed=args.seed)
     after = mean_loss(crf, probs, images, masks)
     learned = crf.values()
-    out = sidecar_path(model)
-    out.write_text(json.dumps({
-        **{k: round(v, 6) for k, v in learned.items()},
-        "fitted": {"model": model.name, "frames": len(probs), "negative_share": args.negative_share,
-                   "steps": args.steps, "loss_before": before, "loss_after": after, "start": start,
-                   "kernel_size": crf_cfg.kernel_size, "blur": crf_cfg.blur, "iterations": crf_cfg.iterations,
-                   "seconds": round(time.time() - t0, 1),
-                   "config": dataclasses.asdict(crf_cfg)},
-    }, indent=1) + "\n")
+    out = write_sidecar(model, learned, {
+        "model": model.name, "frames": len(probs), "negative_share": args.negative_share,
+        "steps": args.steps, "loss_before": before, "loss_after": after, "start": start,
+        "kernel_size": crf_cfg.kernel_size, "blur": crf_cfg.blur, "iterations": crf_cfg.iterations,
+        "seconds": round(time.time() - t0, 1), "config": dataclasses.asdict(crf_cfg)})
     print(f"hybrid loss on {len(probs)} training frames: {before:.4f} -> {after:.4f}; learned "
           + ", ".join(f"{k} {v:.3g}" for k, v in learned.items()) + f" -> {out}")
     return 0
