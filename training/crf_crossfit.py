@@ -47,6 +47,7 @@ class Frame:
     content: tuple[int, int, int, int]
     grid_mask: np.ndarray  # float32 target on the model grid (for fitting)
     mask: np.ndarray  # bool at the original resolution (for scoring)
+    view: bool = False  # a moved view of a frame (training.pans' pan and zoom): fitted on, never scored
 
 
 def sequence_groups(names: list[str], data_root: Path) -> list[str]:
@@ -82,10 +83,25 @@ def assign_folds(groups: list[str], folds: int, seed: int) -> np.ndarray:
     return np.array([fold_of[g] for g in groups])
 
 
-def load_material(seg: Any, folders: list[Path]) -> list[Frame]:
-    """Every frame of ``folders`` through the network once (engine Segmenter, as the app runs it)."""
-    from training.data import find_samples
+def _through_network(seg: Any, name: str, folder: str, image: np.ndarray, mask: np.ndarray, view: bool) -> Frame:
+    out = seg.infer(image)
+    x, y, w, h = out.content
+    grid = np.zeros(out.prob.shape, np.float32)
+    grid[y:y + h, x:x + w] = cv2.resize(mask.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST)
+    return Frame(name, folder, out.prob, out.image.astype(np.float32), out.content, grid, mask, view)
 
+
+def load_material(seg: Any, folders: list[Path], views: int = 0, seed: int = 0) -> list[Frame]:
+    """Every frame of ``folders`` through the network once (engine Segmenter, as the app runs it).
+
+    ``views``: also that many moved views of each frame (points along a ``training.pans`` pan and
+    zoom, the polyp kept in view), for fitting only: what the app sees on video is the network's
+    output on such moving views, and its alarms there are what the CRF must not keep.
+    """
+    from training.data import find_samples
+    from training.pans import pan_clip
+
+    rng = np.random.default_rng(seed)
     frames = []
     for folder in folders:
         for s in find_samples(folder):
@@ -93,13 +109,11 @@ def load_material(seg: Any, folders: list[Path]) -> list[Frame]:
             mask = cv2.imread(str(s.mask), cv2.IMREAD_GRAYSCALE)
             if image is None or mask is None:
                 raise DataError(f"cannot read {s.image if image is None else s.mask}")
-            out = seg.infer(image)
-            x, y, w, h = out.content
-            grid = np.zeros(out.prob.shape, np.float32)
-            grid[y:y + h, x:x + w] = cv2.resize((mask > 127).astype(np.uint8), (w, h),
-                                                interpolation=cv2.INTER_NEAREST)
-            frames.append(Frame(s.stem, folder.name, out.prob, out.image.astype(np.float32), out.content,
-                                grid, mask > 127))
+            frames.append(_through_network(seg, s.stem, folder.name, image, mask > 127, view=False))
+            if views:
+                for v_image, v_mask in zip(*pan_clip(image, (mask > 127).astype(np.uint8), rng, frames=views),
+                                           strict=True):
+                    frames.append(_through_network(seg, s.stem, folder.name, v_image, v_mask > 0, view=True))
     return frames
 
 
@@ -111,6 +125,8 @@ def score(frames: list[Frame], crfs: list[Any | None], seg: Any, threshold: floa
 
     scores: dict[str, DatasetScores] = {}
     for f, crf in zip(frames, crfs, strict=True):
+        if f.view:
+            continue
         prob = crf.refine(f.prob, f.image) if crf is not None else f.prob
         prob = seg.to_frame(prob, f.mask.shape, f.content)
         scores.setdefault(f.folder, DatasetScores()).add(
@@ -127,19 +143,22 @@ def balanced_draws(masks: np.ndarray) -> np.ndarray:
 
 
 def fit_params(frames: list[Frame], start: dict[str, float], crf_cfg: Any, steps: int, seed: int,
-               balance: bool = False) -> tuple[dict[str, float], float, float]:
+               balance: bool = False, alarm_weight: float = 0.0, min_area_frac: float = 0.0005
+               ) -> tuple[dict[str, float], float, float]:
     """Back-propagate through the mean-field iterations on ``frames``: (learned values, loss before, after).
 
-    ``balance``: polyp-free crops fill half of every batch (their share of the material is lower)."""
+    ``balance``: polyp-free crops fill half of every batch (their share of the material is lower);
+    ``alarm_weight``: weight of the frame-level detection loss (``training.crf_fit.detection_loss``)."""
     from training.crf_fit import DifferentiableConvCRF, fit, mean_loss
 
     probs = np.stack([f.prob for f in frames])
     images = np.stack([f.image for f in frames])
     masks = np.stack([f.grid_mask for f in frames])
     crf = DifferentiableConvCRF(start, crf_cfg.kernel_size, crf_cfg.blur, crf_cfg.iterations)
-    before = mean_loss(crf, probs, images, masks)
-    fit(crf, probs, images, masks, steps, seed=seed, draw_p=balanced_draws(masks) if balance else None)
-    return crf.values(), before, mean_loss(crf, probs, images, masks)
+    terms = {"alarm_weight": alarm_weight, "min_area_frac": min_area_frac}
+    before = mean_loss(crf, probs, images, masks, **terms)
+    fit(crf, probs, images, masks, steps, seed=seed, draw_p=balanced_draws(masks) if balance else None, **terms)
+    return crf.values(), before, mean_loss(crf, probs, images, masks, **terms)
 
 
 def headline(result: dict[str, dict[str, Any]], stills: str, polyp_free: str) -> str:
@@ -168,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--balance", action="store_true", help="polyp-free crops fill half of every fitting batch")
+    p.add_argument("--alarm-weight", type=float, default=0.0,
+                   help="weight of the frame-level loss on what the app reports (false alarms and misses)")
+    p.add_argument("--views", type=int, default=0,
+                   help="moved views (pan and zoom) of each frame added to the fit, never scored")
     p.add_argument("--json", required=True, metavar="PATH", help="the three settings' scores and each fold's fit")
     p.add_argument("--write-sidecar", action="store_true",
                    help="then fit on all the material and write <model>.crf.json beside the model")
@@ -181,21 +204,26 @@ def main(argv: list[str] | None = None) -> int:
     crf_cfg = config.crf
     start = {name: getattr(crf_cfg, name) for name in LEARNED}
     seg = Segmenter(model, threads=config.threads.inference, input_mode=config.segmenter.input_mode)
+    if args.alarm_weight < 0 or args.views < 0:
+        raise UsageError("--alarm-weight and --views must not be negative")
     t0 = time.time()
-    frames = load_material(seg, folders)
+    frames = load_material(seg, folders, args.views, args.seed)
+    post = config.postprocess
+    objective = {"alarm_weight": args.alarm_weight, "min_area_frac": post.min_area_frac}
     data_root = Path(args.data_root or load_training_config(args.config).data_root)
     groups = sequence_groups([f.name for f in frames], data_root)
     fold = assign_folds(groups, args.folds, args.seed)
     fits, oof_crfs = [], [None] * len(frames)
     for k in range(args.folds):
         train = [f for f, g in zip(frames, fold, strict=True) if g != k]
-        learned, before, after = fit_params(train, start, crf_cfg, args.steps, args.seed, args.balance)
-        fits.append({"fold": k, "fit_frames": len(train), "judged_frames": int((fold == k).sum()),
+        learned, before, after = fit_params(train, start, crf_cfg, args.steps, args.seed, args.balance, **objective)
+        judged = [f for f, g in zip(frames, fold, strict=True) if g == k and not f.view]
+        fits.append({"fold": k, "fit_frames": sum(not f.view for f in train),
+                     "fit_views": sum(f.view for f in train), "judged_frames": len(judged),
                      "loss_before": before, "loss_after": after, **learned})
         crf = ConvCRF(dataclasses.replace(crf_cfg, **learned))
         for i in np.nonzero(fold == k)[0]:
             oof_crfs[i] = crf
-    post = config.postprocess
     settings = {name: score(frames, crfs, seg, post.threshold, post.min_area_frac) for name, crfs in (
         ("off", [None] * len(frames)), ("config", [ConvCRF(effective_crf(config))] * len(frames)),
         ("learned_out_of_fold", oof_crfs))}
@@ -209,14 +237,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: Dice {d['difference']:+.4f} ({d['ci_low']:+.4f} .. {d['ci_high']:+.4f}), alarms "
               f"{a['alarms_b']} vs {a['alarms_a']} (McNemar p {a['mcnemar_p']:.3f})")
     payload: dict[str, Any] = {"model": str(model), "folds": args.folds, "steps": args.steps, "seed": args.seed,
-                               "balance": args.balance,
+                               "balance": args.balance, "alarm_weight": args.alarm_weight, "views": args.views,
                                "start": start, "config_crf": dataclasses.asdict(effective_crf(config)),
                                "fits": fits, "groups": len(set(groups)), "paired": paired, "settings": settings}
     if args.write_sidecar:
-        learned, before, after = fit_params(frames, start, crf_cfg, args.steps, args.seed, args.balance)
+        learned, before, after = fit_params(frames, start, crf_cfg, args.steps, args.seed, args.balance, **objective)
         out = write_sidecar(model, learned, {
             "model": model.name, "material": [str(f) for f in folders], "frames": len(frames),
-            "steps": args.steps, "balance": args.balance, "loss_before": before, "loss_after": after,
+            "steps": args.steps, "balance": args.balance, **objective, "views": args.views,
+            "loss_before": before, "loss_after": after,
             "start": start, "kernel_size": crf_cfg.kernel_size, "blur": crf_cfg.blur,
             "iterations": crf_cfg.iterations,
             "out_of_fold": {n: headline(r, stills, free) for n, r in settings.items()}})
