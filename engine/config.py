@@ -149,6 +149,7 @@ class TrainingConfig:
     hard_negatives: float = _range(0.0, 0.0, 1.0)
     loss: str = _range("hybrid_boundary", choices=("hybrid", "hybrid_boundary"))
     empty_target_loss: str = _range("area", choices=("area", "per_image"))
+    detection_weight: float = _range(0.0, 0.0, 100.0)
     select_max_false_alarms: float = _range(0.1, 0.0, 1.0)
     deep_supervision: bool = False
     augment: str = _range("standard", choices=("standard", "strong"))

@@ -93,7 +93,8 @@ def test_folds_keep_each_group_whole_and_balance_the_items():
     assert (assign_folds(groups, 3, seed=1) == fold).all()  # deterministic for a seed
 
 
-def test_crossfit_judges_every_frame_out_of_fold_and_writes_what_the_engine_reads(tmp_path, model_path):
+@pytest.mark.parametrize("extra", [[], ["--alarm-weight", "1", "--views", "2"]], ids=["pixel loss", "alarm + views"])
+def test_crossfit_judges_every_frame_out_of_fold_and_writes_what_the_engine_reads(tmp_path, model_path, extra):
     clinic = DATA / "cvc-clinicdb"
     if not (clinic / "sequences.csv").is_file():
         pytest.skip(f"real dataset not available at {DATA} (the CI machine provides ../shared/data)")
@@ -118,11 +119,13 @@ def test_crossfit_judges_every_frame_out_of_fold_and_writes_what_the_engine_read
     shutil.copy(model_path, model)
     out = tmp_path / "crossfit.json"
     assert crossfit(["--model", str(model), "--stills", str(stills), "--polyp-free", str(free), "--data-root",
-                     str(DATA), "--folds", "3", "--steps", "3", "--json", str(out), "--write-sidecar"]) == 0
+                     str(DATA), "--folds", "3", "--steps", "3", "--json", str(out), "--write-sidecar", *extra]) == 0
     result = json.loads(out.read_text())
     n_free = len(list((free / "images").iterdir()))
     assert sum(f["judged_frames"] for f in result["fits"]) == 6 + n_free  # every frame judged exactly once
     assert all(f["fit_frames"] + f["judged_frames"] == 6 + n_free for f in result["fits"])
+    views = 2 if extra else 0  # moved views are fitted on beside their frame, in its fold, and never scored
+    assert all(f["fit_views"] == views * f["fit_frames"] for f in result["fits"])
     learned = result["settings"]["learned_out_of_fold"]
     assert learned["stills"]["n"] == 6 and learned["free"]["n"] == n_free
     # "off" is scored exactly as main.py evaluate scores the same folder with the CRF off
@@ -143,3 +146,30 @@ def test_balanced_draws_give_polyp_free_crops_half_of_every_batch():
     assert p.sum() == pytest.approx(1.0)
     assert p[7:].sum() == pytest.approx(0.5) and p[:7].sum() == pytest.approx(0.5)
     assert np.allclose(balanced_draws(masks[:7]), 1 / 7)  # one kind only: uniform
+
+
+def test_detection_loss_scores_the_alarm_the_app_would_raise_not_pixels():
+    import tensorflow as tf
+
+    from training.losses import alarm_pixels, detection_loss
+
+    k = alarm_pixels((64, 64), 0.0005)  # the app's smallest kept region on a 64 x 64 grid: 3 pixels
+    assert k == 3
+    q = np.zeros((3, 64, 64), np.float32)
+    masks = np.zeros((3, 64, 64), np.float32)
+    q[0, 10:12, 10:12] = 0.9  # polyp-free: a 4-pixel blob at 0.9, big enough to be reported
+    q[1, 30, 30] = 0.9  # polyp-free: one pixel at 0.9, under the app's smallest region
+    masks[2, 20:30, 20:30] = 1  # a polyp frame: found at 0.8 on its own pixels, a 0.99 blob elsewhere
+    q[2, 20:30, 20:30] = 0.8
+    q[2, 50:55, 50:55] = 0.99
+    free = (-np.log(1 - 0.9) - np.log(1 - 0.9 / 3)) / 2
+    missed = -np.log(0.8)  # the polyp's score is taken on its own pixels, never from the blob beside it
+    got = float(detection_loss(tf.constant(masks[..., None]), tf.constant(q[..., None])))
+    assert got == pytest.approx((free + missed) / 2, rel=1e-4)
+    # each kind is averaged on its own: two more quiet polyp-free frames halve nothing of the miss
+    quiet = np.zeros((2, 64, 64), np.float32)
+    more = float(detection_loss(tf.constant(np.concatenate([masks, quiet])[..., None]),
+                               tf.constant(np.concatenate([q, quiet])[..., None])))
+    assert more == pytest.approx((free * 2 / 4 + missed) / 2, rel=1e-4)
+    only_free = float(detection_loss(tf.constant(masks[:2, ..., None]), tf.constant(q[:2, ..., None])))
+    assert only_free == pytest.approx(free, rel=1e-4)  # one kind present: its mean alone

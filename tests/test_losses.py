@@ -126,3 +126,21 @@ def test_unknown_loss_settings_are_refused():
         losses.hybrid_loss(T, P, "Area")
     with pytest.raises(ValueError, match="loss must be"):
         losses.segmentation_loss("dice")
+
+
+def test_detection_weight_adds_the_frame_level_term_and_is_off_at_zero():
+    rng = np.random.default_rng(3)
+    truth = np.zeros((4, 64, 64, 1), np.float32)
+    truth[:2, 20:40, 20:40] = 1  # two polyp frames, two polyp-free
+    pred = (rng.random((4, 64, 64, 1)) * 0.3).astype(np.float32)
+    pred[2, 5:8, 5:8] = 0.95  # a confident blob on a polyp-free frame: an alarm
+    base = losses.segmentation_loss("hybrid_boundary")
+    with_term = losses.segmentation_loss("hybrid_boundary", detection_weight=2.0)
+    term = _f(losses.detection_loss(truth, pred))
+    assert term > 0.5  # the blob (9 pixels >= the app's 3-pixel region on 64 x 64) costs
+    assert _f(with_term(truth, pred)) == pytest.approx(_f(base(truth, pred)) + 2.0 * term, rel=1e-5)
+    assert _f(losses.segmentation_loss("hybrid_boundary", detection_weight=0.0)(truth, pred)) == pytest.approx(
+        _f(base(truth, pred)), rel=1e-7)
+    quiet = pred.copy()
+    quiet[2, 5:8, 5:8] = 0.0
+    assert _f(losses.detection_loss(truth, quiet)) < term - 0.5  # removing the blob removes its cost

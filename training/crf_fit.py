@@ -138,47 +138,17 @@ def training_material(cfg: Any, model: Path, frames: int, negative_share: float,
     return np.stack(probs), np.stack(images), np.stack(masks)
 
 
-def alarm_pixels(shape: tuple[int, ...], min_area_frac: float) -> int:
-    """How many pixels above threshold make the app report a polyp: its smallest kept region."""
-    return max(1, int(np.ceil(min_area_frac * shape[-2] * shape[-1])))
-
-
-def detection_loss(masks: Any, q: Any, min_area_frac: float = 0.0005) -> Any:
-    """Frame-level loss on what the app reports, not on pixels: the alarm itself.
-
-    The app outlines a polyp when a region of at least ``min_area_frac`` of the frame passes the
-    threshold, so a frame's soft "reported" score is the mean of its k highest probabilities (k =
-    that region's size in pixels). A polyp-free frame costs -log(1 - score) (a false alarm); a polyp
-    frame costs -log(score) taken over the polyp's own pixels (a miss). The two kinds are averaged
-    separately and then together, so a batch's mix of kinds does not weight them. Why: the pixel
-    loss fits masks, but the small confident blobs it leaves on healthy mucosa are the alarms
-    (docs/training.md, the learned CRF lost on the validation clips for exactly that).
-    """
-    import tensorflow as tf
-
-    k = alarm_pixels(tuple(q.shape), min_area_frac)
-    flat_q = tf.reshape(q, (tf.shape(q)[0], -1))
-    flat_m = tf.reshape(tf.cast(masks, tf.float32), (tf.shape(q)[0], -1))
-    free = tf.reduce_max(flat_m, axis=1) < 0.5
-    alarm = tf.reduce_mean(tf.math.top_k(flat_q, k).values, axis=1)
-    found = tf.reduce_mean(tf.math.top_k(flat_q * flat_m, k).values, axis=1)
-    terms = []
-    for kind, cost in ((free, -tf.math.log(1.0 - alarm + _EPS)), (~free, -tf.math.log(found + _EPS))):
-        n = tf.reduce_sum(tf.cast(kind, tf.float32))
-        terms.append((tf.reduce_sum(tf.where(kind, cost, 0.0)) / tf.maximum(n, 1.0), n > 0))
-    present = tf.stack([tf.cast(has, tf.float32) for _, has in terms])
-    return tf.reduce_sum(tf.stack([t for t, _ in terms]) * present) / tf.maximum(tf.reduce_sum(present), 1.0)
-
-
 def objective(masks: Any, q: Any, alarm_weight: float = 0.0, min_area_frac: float = 0.0005) -> Any:
-    """What the fit minimises: the hybrid pixel loss, plus ``alarm_weight`` x the frame-level detection loss."""
+    """What the fit minimises: the hybrid pixel loss, plus ``alarm_weight`` x the frame-level detection loss
+    (``training.losses.detection_loss``: the soft top-k "reported" score, false alarms and misses)."""
     import tensorflow as tf
 
-    from training.losses import hybrid_loss
+    from training.losses import detection_loss, hybrid_loss
 
-    loss = hybrid_loss(tf.convert_to_tensor(masks)[..., None], q[..., None])
+    target = tf.convert_to_tensor(masks)[..., None]
+    loss = hybrid_loss(target, q[..., None])
     if alarm_weight:
-        loss = loss + alarm_weight * detection_loss(masks, q, min_area_frac)
+        loss = loss + alarm_weight * detection_loss(target, q[..., None], min_area_frac)
     return loss
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from keras import ops
 
 BCE_WEIGHT, IOU_WEIGHT, DICE_WEIGHT = 0.4, 0.3, 0.3
@@ -122,17 +123,57 @@ def hybrid_boundary_loss(y_true: Any, y_pred: Any, empty_target: str = "area") -
     return _hybrid(y_true, y_pred, _flat(boundary_weights(y_true)), empty_target)
 
 
-def segmentation_loss(name: str, empty_target: str = "area") -> Any:
-    """The training loss by its config name (``hybrid`` | ``hybrid_boundary``), Keras-callable."""
+APP_MIN_AREA_FRAC = 0.0005  # the app's smallest kept region (config postprocess.min_area_frac)
+
+
+def alarm_pixels(shape: tuple[int, ...], min_area_frac: float = APP_MIN_AREA_FRAC) -> int:
+    """How many pixels above threshold make the app report a polyp: its smallest kept region.
+
+    ``shape`` ends in (H, W) or (H, W, 1)."""
+    h, w = (shape[-3], shape[-2]) if shape[-1] == 1 and len(shape) == 4 else (shape[-2], shape[-1])
+    return max(1, int(np.ceil(min_area_frac * h * w)))
+
+
+def detection_loss(y_true: Any, y_pred: Any, min_area_frac: float = APP_MIN_AREA_FRAC) -> Any:
+    """Frame-level loss on what the app reports, not on pixels: the alarm itself.
+
+    The app outlines a polyp when a region of at least ``min_area_frac`` of the frame passes the
+    threshold, so a frame's soft "reported" score is the mean of its k highest probabilities (k =
+    that region's size in pixels). A polyp-free frame costs -log(1 - score) (a false alarm); a polyp
+    frame costs -log(score) taken over the polyp's own pixels (a miss). The two kinds are averaged
+    separately and then together, so a batch's mix of kinds does not weight them. Why: the pixel
+    losses fit masks, but the small confident blobs they leave on healthy mucosa are the alarms.
+    """
+    k = alarm_pixels(tuple(y_pred.shape), min_area_frac)
+    q, m = _flat(y_pred), _flat(y_true)
+    free = ops.max(m, axis=1) < 0.5
+    alarm = ops.mean(ops.top_k(q, k)[0], axis=1)
+    found = ops.mean(ops.top_k(q * m, k)[0], axis=1)
+    means, present = [], []
+    for kind, cost in ((free, -ops.log(1.0 - alarm + EPS)), (ops.logical_not(free), -ops.log(found + EPS))):
+        n = ops.sum(ops.cast(kind, "float32"))
+        means.append(ops.sum(ops.where(kind, cost, 0.0)) / ops.maximum(n, 1.0))
+        present.append(ops.cast(n > 0, "float32"))
+    present = ops.stack(present)
+    return ops.sum(ops.stack(means) * present) / ops.maximum(ops.sum(present), 1.0)
+
+
+def segmentation_loss(name: str, empty_target: str = "area", detection_weight: float = 0.0) -> Any:
+    """The training loss by its config name (``hybrid`` | ``hybrid_boundary``), Keras-callable.
+
+    ``detection_weight`` adds that multiple of ``detection_loss`` (off at 0)."""
     bases = {"hybrid": hybrid_loss, "hybrid_boundary": hybrid_boundary_loss}
     if name not in bases:
         raise ValueError(f"loss must be one of {tuple(bases)}, not {name!r}")
     base = bases[name]
 
     def loss(y_true: Any, y_pred: Any) -> Any:
-        return base(y_true, y_pred, empty_target)
+        value = base(y_true, y_pred, empty_target)
+        if detection_weight:
+            value = value + detection_weight * detection_loss(y_true, y_pred)
+        return value
 
-    loss.__name__ = f"{base.__name__}_{empty_target}"
+    loss.__name__ = f"{base.__name__}_{empty_target}" + (f"_detect{detection_weight:g}" if detection_weight else "")
     return loss
 
 

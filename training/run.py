@@ -247,7 +247,8 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
         warmup_steps=min(steps, epochs * steps // 4))
     optimizer = keras.optimizers.Adam(schedule)
     jit = cfg.get("jit_compile", "auto")
-    loss = segmentation_loss(cfg.get("loss", "hybrid"), cfg.get("empty_target_loss", "area"))
+    loss = segmentation_loss(cfg.get("loss", "hybrid"), cfg.get("empty_target_loss", "area"),
+                             cfg.get("detection_weight", 0.0))
     if cfg["adversarial_weight"] > 0:
         if cfg.get("deep_supervision"):
             raise DataError("adversarial training and deep supervision cannot be combined (choose one)")

@@ -64,6 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
     p.add_argument("--empty-target-loss", choices=("area", "per_image"),
                    help="how a polyp-free target's IoU/Dice terms are scored (training/losses.py)")
+    p.add_argument("--detection-weight", type=float,
+                   help="weight of the frame-level loss on what the app reports (false alarms, misses; 0: off)")
     p.add_argument("--select-max-false-alarms", type=probability,
                    help="model selection: best val Dice among epochs with val false alarms <= this")
     p.add_argument("--deep-supervision", action=argparse.BooleanOptionalAction, default=None,
@@ -96,7 +98,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
     cfg = dataclasses.asdict(load_training_config(args.config))
     keys = ("data_root", "out_dir", "epochs", "batch_size", "learning_rate", "adversarial_weight", "seed",
             "input_size", "cache_size", "encoder_weights", "negative_rate", "hard_negatives", "loss",
-            "empty_target_loss", "deep_supervision", "augment", "select_max_false_alarms")
+            "empty_target_loss", "detection_weight", "deep_supervision", "augment", "select_max_false_alarms")
     for key in keys:
         value = getattr(args, key)
         if value is not None:
