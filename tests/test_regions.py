@@ -54,8 +54,11 @@ def test_real_frames_through_the_real_model(model_path):
         mask_full, _ = _full_frame(out.prob, out.content, frame.shape, 0.5, 0.0005)
         mask = paste_mask(find_regions(out.prob, out.content, frame.shape, 0.5, 0.0005), frame.shape)
         assert _only_at_the_outline(mask, mask_full)
-        differing.append(np.count_nonzero(mask != mask_full))
-    assert max(differing) <= 10
+        outline = cv2.morphologyEx(mask_full, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8)) > 0
+        differing.append(np.count_nonzero(mask != mask_full) / max(1, np.count_nonzero(outline)))
+    # float rounding flips a few outline pixels, and how many depends on the CPU's int8 kernels (at most 10
+    # on earlier machines, 19 of a 14,000-pixel outline on a Xeon with AMX); a misplaced region flips thousands
+    assert max(differing) <= 0.005
 
 
 def test_no_region_gives_an_empty_mask():
