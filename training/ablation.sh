@@ -21,5 +21,7 @@ runs=(
   # stopped after 4 epochs (val Dice 0.27 / 0.22 / 0.26 / 0.34 against h's 0.77 / 0.81 / 0.84 / 0.81: it suppresses); then weight 0.1
   "j_h_detection|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --detection-weight 1"
   "k_h_detection01|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --detection-weight 0.1"
+  # k with half the polyp-free crops (15 %): does the detection term keep the quiet with more polyp frames?
+  "l_neg15_detection01|--negative-rate 0.15 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --detection-weight 0.1"
 )
 exec training/queue_runs.sh runs/ablation "$EPOCHS" "" "${runs[@]}"
