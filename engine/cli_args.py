@@ -35,6 +35,14 @@ def share(text: str) -> float:
     return value
 
 
+def non_negative(text: str) -> float:
+    """A finite number of at least 0 (a weight that 0 switches off)."""
+    value = _number(text, float)
+    if value < 0.0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A whole number of at least 1."""
     value = int(_number(text, int))

@@ -75,6 +75,15 @@ def test_mining_needs_polyp_free_crops():
         mining_callback(keras, _brightness_model, FrameBatches(images, masks, 4, 64, train=True), share=0.5)
 
 
+def test_detection_weight_flag_refuses_negatives(capsys):
+    from training.train import parse_args
+
+    assert parse_args(["--detection-weight", "0.1"]).detection_weight == 0.1
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--detection-weight", "-1"])
+    assert exc.value.code == 2 and "must be 0 or more" in capsys.readouterr().err
+
+
 def test_hard_negative_flag_takes_0_to_1(capsys):
     from training.train import parse_args
 

@@ -226,7 +226,9 @@ def test_two_step_training_checkpoints_and_resumes(tmp_path, monkeypatch):
     assert "val_false_alarms" in rows[-1]
 
     gan_out = tmp_path / "gan"
-    assert _train(tmp_path, gan_out, epochs=1, adversarial=0.1, extra=("--hard-negatives", "0.5")) == 0
+    assert _train(tmp_path, gan_out, epochs=1, adversarial=0.1,
+                  extra=("--hard-negatives", "0.5", "--detection-weight", "0.1")) == 0
+    assert json.loads((gan_out / "summary.json").read_text())["config"]["detection_weight"] == 0.1
     row = next(csv.DictReader((gan_out / "log.csv").open()))
     assert {"adv_loss", "d_loss", "seg_loss", "val_dice"} <= set(row)  # with config's boundary-weighted loss
     assert 0.0 <= float(row["train_negative_alarms"]) <= 1.0  # mining ran before the epoch and logged its share

@@ -31,6 +31,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from engine.cli_args import non_negative
 from engine.errors import DataError, UsageError, one_line_errors
 
 DEFAULT_FOLDS = 3
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=150)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--balance", action="store_true", help="polyp-free crops fill half of every fitting batch")
-    p.add_argument("--alarm-weight", type=float, default=0.0,
+    p.add_argument("--alarm-weight", type=non_negative, default=0.0,
                    help="weight of the frame-level loss on what the app reports (false alarms and misses)")
     p.add_argument("--views", type=int, default=0,
                    help="moved views (pan and zoom) of each frame added to the fit, never scored")
@@ -204,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     crf_cfg = config.crf
     start = {name: getattr(crf_cfg, name) for name in LEARNED}
     seg = Segmenter(model, threads=config.threads.inference, input_mode=config.segmenter.input_mode)
-    if args.alarm_weight < 0 or args.views < 0:
-        raise UsageError("--alarm-weight and --views must not be negative")
+    if args.views < 0:
+        raise UsageError("--views must not be negative")
     t0 = time.time()
     frames = load_material(seg, folders, args.views, args.seed)
     post = config.postprocess

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli_args import probability, share
+from engine.cli_args import non_negative, probability, share
 from engine.errors import one_line_errors
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
     p.add_argument("--empty-target-loss", choices=("area", "per_image"),
                    help="how a polyp-free target's IoU/Dice terms are scored (training/losses.py)")
-    p.add_argument("--detection-weight", type=float,
+    p.add_argument("--detection-weight", type=non_negative,
                    help="weight of the frame-level loss on what the app reports (false alarms, misses; 0: off)")
     p.add_argument("--select-max-false-alarms", type=probability,
                    help="model selection: best val Dice among epochs with val false alarms <= this")
