@@ -43,6 +43,14 @@ def non_negative(text: str) -> float:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """A whole number of at least 0 (a count that 0 switches off)."""
+    value = int(_number(text, int))
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """A whole number of at least 1."""
     value = int(_number(text, int))

@@ -134,8 +134,9 @@ def test_detection_weight_adds_the_frame_level_term_and_is_off_at_zero():
     truth[:2, 20:40, 20:40] = 1  # two polyp frames, two polyp-free
     pred = (rng.random((4, 64, 64, 1)) * 0.3).astype(np.float32)
     pred[2, 5:8, 5:8] = 0.95  # a confident blob on a polyp-free frame: an alarm
+    assert losses.alarm_pixels(truth.shape) == losses.alarm_pixels((64, 64)) == 3  # (B, H, W, 1) and (H, W)
     base = losses.segmentation_loss("hybrid_boundary")
-    with_term = losses.segmentation_loss("hybrid_boundary", detection_weight=2.0)
+    with_term = losses.configured_loss({"loss": "hybrid_boundary", "detection_weight": 2.0})  # what run.py trains on
     term = _f(losses.detection_loss(truth, pred))
     assert term > 0.5  # the blob (9 pixels >= the app's 3-pixel region on 64 x 64) costs
     assert _f(with_term(truth, pred)) == pytest.approx(_f(base(truth, pred)) + 2.0 * term, rel=1e-5)
@@ -144,3 +145,4 @@ def test_detection_weight_adds_the_frame_level_term_and_is_off_at_zero():
     quiet = pred.copy()
     quiet[2, 5:8, 5:8] = 0.0
     assert _f(losses.detection_loss(truth, quiet)) < term - 0.5  # removing the blob removes its cost
+    assert losses.configured_loss({"loss": "hybrid_boundary"}).__name__ == base.__name__  # absent: off

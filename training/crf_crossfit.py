@@ -31,8 +31,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from engine.cli_args import non_negative
+from engine.cli_args import non_negative, non_negative_int
 from engine.errors import DataError, UsageError, one_line_errors
+from training.losses import APP_MIN_AREA_FRAC
 
 DEFAULT_FOLDS = 3
 
@@ -144,12 +145,12 @@ def balanced_draws(masks: np.ndarray) -> np.ndarray:
 
 
 def fit_params(frames: list[Frame], start: dict[str, float], crf_cfg: Any, steps: int, seed: int,
-               balance: bool = False, alarm_weight: float = 0.0, min_area_frac: float = 0.0005
+               balance: bool = False, alarm_weight: float = 0.0, min_area_frac: float = APP_MIN_AREA_FRAC
                ) -> tuple[dict[str, float], float, float]:
     """Back-propagate through the mean-field iterations on ``frames``: (learned values, loss before, after).
 
     ``balance``: polyp-free crops fill half of every batch (their share of the material is lower);
-    ``alarm_weight``: weight of the frame-level detection loss (``training.crf_fit.detection_loss``)."""
+    ``alarm_weight``: weight of the frame-level detection loss (``training.losses.detection_loss``)."""
     from training.crf_fit import DifferentiableConvCRF, fit, mean_loss
 
     probs = np.stack([f.prob for f in frames])
@@ -190,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--balance", action="store_true", help="polyp-free crops fill half of every fitting batch")
     p.add_argument("--alarm-weight", type=non_negative, default=0.0,
                    help="weight of the frame-level loss on what the app reports (false alarms and misses)")
-    p.add_argument("--views", type=int, default=0,
+    p.add_argument("--views", type=non_negative_int, default=0,
                    help="moved views (pan and zoom) of each frame added to the fit, never scored")
     p.add_argument("--json", required=True, metavar="PATH", help="the three settings' scores and each fold's fit")
     p.add_argument("--write-sidecar", action="store_true",
@@ -205,8 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     crf_cfg = config.crf
     start = {name: getattr(crf_cfg, name) for name in LEARNED}
     seg = Segmenter(model, threads=config.threads.inference, input_mode=config.segmenter.input_mode)
-    if args.views < 0:
-        raise UsageError("--views must not be negative")
     t0 = time.time()
     frames = load_material(seg, folders, args.views, args.seed)
     post = config.postprocess
@@ -244,7 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.write_sidecar:
         learned, before, after = fit_params(frames, start, crf_cfg, args.steps, args.seed, args.balance, **objective)
         out = write_sidecar(model, learned, {
-            "model": model.name, "material": [str(f) for f in folders], "frames": len(frames),
+            "model": model.name, "material": [str(f) for f in folders],
+            "frames": sum(not f.view for f in frames), "view_frames": sum(f.view for f in frames),
             "steps": args.steps, "balance": args.balance, **objective, "views": args.views,
             "loss_before": before, "loss_after": after,
             "start": start, "kernel_size": crf_cfg.kernel_size, "blur": crf_cfg.blur,

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from engine.errors import one_line_errors
+from training.losses import APP_MIN_AREA_FRAC
 
 LEARNED = ("pos_weight", "pos_sigma", "app_weight", "app_pos_sigma", "app_col_sigma", "unary_weight")
 _EPS = 1e-6
@@ -138,7 +139,7 @@ def training_material(cfg: Any, model: Path, frames: int, negative_share: float,
     return np.stack(probs), np.stack(images), np.stack(masks)
 
 
-def objective(masks: Any, q: Any, alarm_weight: float = 0.0, min_area_frac: float = 0.0005) -> Any:
+def objective(masks: Any, q: Any, alarm_weight: float = 0.0, min_area_frac: float = APP_MIN_AREA_FRAC) -> Any:
     """What the fit minimises: the hybrid pixel loss, plus ``alarm_weight`` x the frame-level detection loss
     (``training.losses.detection_loss``: the soft top-k "reported" score, false alarms and misses)."""
     import tensorflow as tf
@@ -154,7 +155,7 @@ def objective(masks: Any, q: Any, alarm_weight: float = 0.0, min_area_frac: floa
 
 def fit(crf: DifferentiableConvCRF, probs: np.ndarray, images: np.ndarray, masks: np.ndarray, steps: int,
         batch: int = 8, learning_rate: float = 0.05, seed: int = 0, draw_p: np.ndarray | None = None,
-        alarm_weight: float = 0.0, min_area_frac: float = 0.0005) -> list[float]:
+        alarm_weight: float = 0.0, min_area_frac: float = APP_MIN_AREA_FRAC) -> list[float]:
     """Adam on the log-parameters against ``objective`` (per image); returns the loss per step.
 
     ``draw_p``: each frame's chance of being drawn into a batch (default uniform)."""
@@ -175,7 +176,7 @@ def fit(crf: DifferentiableConvCRF, probs: np.ndarray, images: np.ndarray, masks
 
 
 def mean_loss(crf: DifferentiableConvCRF, probs: np.ndarray, images: np.ndarray, masks: np.ndarray,
-              alarm_weight: float = 0.0, min_area_frac: float = 0.0005) -> float:
+              alarm_weight: float = 0.0, min_area_frac: float = APP_MIN_AREA_FRAC) -> float:
     """``objective`` over all frames, in chunks of 16."""
     import tensorflow as tf
 

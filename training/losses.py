@@ -129,7 +129,8 @@ APP_MIN_AREA_FRAC = 0.0005  # the app's smallest kept region (config postprocess
 def alarm_pixels(shape: tuple[int, ...], min_area_frac: float = APP_MIN_AREA_FRAC) -> int:
     """How many pixels above threshold make the app report a polyp: its smallest kept region.
 
-    ``shape`` ends in (H, W) or (H, W, 1)."""
+    ``shape`` is (H, W), (B, H, W) or (B, H, W, 1) (the model grid; on a letterboxed frame the app
+    counts only the visible part, so k is then a little larger than the app's)."""
     h, w = (shape[-3], shape[-2]) if shape[-1] == 1 and len(shape) == 4 else (shape[-2], shape[-1])
     return max(1, int(np.ceil(min_area_frac * h * w)))
 
@@ -143,6 +144,8 @@ def detection_loss(y_true: Any, y_pred: Any, min_area_frac: float = APP_MIN_AREA
     frame costs -log(score) taken over the polyp's own pixels (a miss). The two kinds are averaged
     separately and then together, so a batch's mix of kinds does not weight them. Why: the pixel
     losses fit masks, but the small confident blobs they leave on healthy mucosa are the alarms.
+    A polyp smaller than k pixels always costs something: the app cannot report it either (its
+    regions under ``min_area_frac`` are removed), and the push is towards the target anyway.
     """
     k = alarm_pixels(tuple(y_pred.shape), min_area_frac)
     q, m = _flat(y_pred), _flat(y_true)
@@ -156,6 +159,12 @@ def detection_loss(y_true: Any, y_pred: Any, min_area_frac: float = APP_MIN_AREA
         present.append(ops.cast(n > 0, "float32"))
     present = ops.stack(present)
     return ops.sum(ops.stack(means) * present) / ops.maximum(ops.sum(present), 1.0)
+
+
+def configured_loss(cfg: dict[str, Any]) -> Any:
+    """The segmentation loss a training config (``training:`` section, flags applied) asks for."""
+    return segmentation_loss(cfg.get("loss", "hybrid"), cfg.get("empty_target_loss", "area"),
+                             cfg.get("detection_weight", 0.0))
 
 
 def segmentation_loss(name: str, empty_target: str = "area", detection_weight: float = 0.0) -> Any:

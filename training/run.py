@@ -225,7 +225,7 @@ def _data(cfg: dict[str, Any], max_frames: int | None) -> tuple[np.ndarray, ...]
 def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple[Any, Any]:
     from training.gan import LGPSGAN, mean_dice_metric
     from training.imagenet import load_imagenet_encoder
-    from training.losses import deep_supervision_loss, dice_per_image, main_head, segmentation_loss
+    from training.losses import configured_loss, deep_supervision_loss, dice_per_image, main_head
     from training.model import (
         build_discriminator,
         build_generator,
@@ -247,8 +247,7 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
         warmup_steps=min(steps, epochs * steps // 4))
     optimizer = keras.optimizers.Adam(schedule)
     jit = cfg.get("jit_compile", "auto")
-    loss = segmentation_loss(cfg.get("loss", "hybrid"), cfg.get("empty_target_loss", "area"),
-                             cfg.get("detection_weight", 0.0))
+    loss = configured_loss(cfg)
     if cfg["adversarial_weight"] > 0:
         if cfg.get("deep_supervision"):
             raise DataError("adversarial training and deep supervision cannot be combined (choose one)")
