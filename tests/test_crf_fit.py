@@ -148,28 +148,10 @@ def test_balanced_draws_give_polyp_free_crops_half_of_every_batch():
     assert np.allclose(balanced_draws(masks[:7]), 1 / 7)  # one kind only: uniform
 
 
-def test_detection_loss_scores_the_alarm_the_app_would_raise_not_pixels():
-    import tensorflow as tf
+def test_crossfit_refuses_negative_weights_and_views_before_loading_anything(capsys):
+    from training.crf_crossfit import main as crossfit
 
-    from training.losses import alarm_pixels, detection_loss
-
-    k = alarm_pixels((64, 64), 0.0005)  # the app's smallest kept region on a 64 x 64 grid: 3 pixels
-    assert k == 3
-    q = np.zeros((3, 64, 64), np.float32)
-    masks = np.zeros((3, 64, 64), np.float32)
-    q[0, 10:12, 10:12] = 0.9  # polyp-free: a 4-pixel blob at 0.9, big enough to be reported
-    q[1, 30, 30] = 0.9  # polyp-free: one pixel at 0.9, under the app's smallest region
-    masks[2, 20:30, 20:30] = 1  # a polyp frame: found at 0.8 on its own pixels, a 0.99 blob elsewhere
-    q[2, 20:30, 20:30] = 0.8
-    q[2, 50:55, 50:55] = 0.99
-    free = (-np.log(1 - 0.9) - np.log(1 - 0.9 / 3)) / 2
-    missed = -np.log(0.8)  # the polyp's score is taken on its own pixels, never from the blob beside it
-    got = float(detection_loss(tf.constant(masks[..., None]), tf.constant(q[..., None])))
-    assert got == pytest.approx((free + missed) / 2, rel=1e-4)
-    # each kind is averaged on its own: two more quiet polyp-free frames halve nothing of the miss
-    quiet = np.zeros((2, 64, 64), np.float32)
-    more = float(detection_loss(tf.constant(np.concatenate([masks, quiet])[..., None]),
-                               tf.constant(np.concatenate([q, quiet])[..., None])))
-    assert more == pytest.approx((free * 2 / 4 + missed) / 2, rel=1e-4)
-    only_free = float(detection_loss(tf.constant(masks[:2, ..., None]), tf.constant(q[:2, ..., None])))
-    assert only_free == pytest.approx(free, rel=1e-4)  # one kind present: its mean alone
+    for flag, value in (("--alarm-weight", "-0.5"), ("--views", "-1"), ("--views", "1.5")):
+        with pytest.raises(SystemExit) as exc:
+            crossfit(["--stills", "a", "--polyp-free", "b", "--json", "c.json", flag, value])
+        assert exc.value.code == 2 and flag in capsys.readouterr().err

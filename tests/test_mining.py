@@ -84,15 +84,6 @@ def test_detection_weight_flag_refuses_negatives(capsys):
     assert exc.value.code == 2 and "must be 0 or more" in capsys.readouterr().err
 
 
-def test_crossfit_refuses_negative_weights_and_views_before_loading_anything(capsys):
-    from training.crf_crossfit import main as crossfit
-
-    for flag, value in (("--alarm-weight", "-0.5"), ("--views", "-1"), ("--views", "1.5")):
-        with pytest.raises(SystemExit) as exc:
-            crossfit(["--stills", "a", "--polyp-free", "b", "--json", "c.json", flag, value])
-        assert exc.value.code == 2 and flag in capsys.readouterr().err
-
-
 def test_hard_negative_flag_takes_0_to_1(capsys):
     from training.train import parse_args
 

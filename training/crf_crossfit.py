@@ -111,10 +111,10 @@ def load_material(seg: Any, folders: list[Path], views: int = 0, seed: int = 0) 
             mask = cv2.imread(str(s.mask), cv2.IMREAD_GRAYSCALE)
             if image is None or mask is None:
                 raise DataError(f"cannot read {s.image if image is None else s.mask}")
-            frames.append(_through_network(seg, s.stem, folder.name, image, mask > 127, view=False))
+            polyp = mask > 127
+            frames.append(_through_network(seg, s.stem, folder.name, image, polyp, view=False))
             if views:
-                for v_image, v_mask in zip(*pan_clip(image, (mask > 127).astype(np.uint8), rng, frames=views),
-                                           strict=True):
+                for v_image, v_mask in zip(*pan_clip(image, polyp.astype(np.uint8), rng, frames=views), strict=True):
                     frames.append(_through_network(seg, s.stem, folder.name, v_image, v_mask > 0, view=True))
     return frames
 
@@ -217,9 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     for k in range(args.folds):
         train = [f for f, g in zip(frames, fold, strict=True) if g != k]
         learned, before, after = fit_params(train, start, crf_cfg, args.steps, args.seed, args.balance, **objective)
-        judged = [f for f, g in zip(frames, fold, strict=True) if g == k and not f.view]
+        judged = sum(g == k and not f.view for f, g in zip(frames, fold, strict=True))
         fits.append({"fold": k, "fit_frames": sum(not f.view for f in train),
-                     "fit_views": sum(f.view for f in train), "judged_frames": len(judged),
+                     "fit_views": sum(f.view for f in train), "judged_frames": int(judged),
                      "loss_before": before, "loss_after": after, **learned})
         crf = ConvCRF(dataclasses.replace(crf_cfg, **learned))
         for i in np.nonzero(fold == k)[0]:
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
         learned, before, after = fit_params(frames, start, crf_cfg, args.steps, args.seed, args.balance, **objective)
         out = write_sidecar(model, learned, {
             "model": model.name, "material": [str(f) for f in folders],
-            "frames": sum(not f.view for f in frames), "view_frames": sum(f.view for f in frames),
+            "frames": sum(not f.view for f in frames),
             "steps": args.steps, "balance": args.balance, **objective, "views": args.views,
             "loss_before": before, "loss_after": after,
             "start": start, "kernel_size": crf_cfg.kernel_size, "blur": crf_cfg.blur,
