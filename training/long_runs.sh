@@ -4,7 +4,8 @@
 # the next levers (v3_neg20 is the shipped model v3); v4_long80 is the config's recipe (30 % crops) on a
 # schedule 1.7x as long, kept within the stricter 0.05 false-alarm limit (out: v3 stays); v4_mine20 is
 # v3's 20 % crops with hard-negative mining (share 0.5), judged by the same rule; v4_detect15 is ablation l (15 % crops,
-# the frame-level detection loss at 0.1, docs/training.md) at full length, judged by the same rule (~85 min on the Xeon VM). Resumable: re-run the same line
+# the frame-level detection loss at 0.1, docs/training.md) at full length, judged by the same rule (~85 min on the Xeon VM);
+# v4_detect20 is the same term on v3's 20 % crops (2026-12-04: epochs 1-40 on a GPU, JAX, resumed here). Resumable: re-run the same line
 # after an interruption (BackupAndRestore); a finished run is skipped.
 #   bash training/long_runs.sh [EPOCHS]      (logs copied to docs/ablation/<name>/)
 #   ONLY=v4_mine20 bash training/long_runs.sh   (just that run: a fresh machine has no runs/)
@@ -22,5 +23,6 @@ runs=(
   "v4_long80|--epochs 80 --select-max-false-alarms 0.05"
   "v4_mine20|--negative-rate 0.2 --hard-negatives 0.5 --select-max-false-alarms 0.05"
   "v4_detect15|--negative-rate 0.15 --detection-weight 0.1 --select-max-false-alarms 0.05"
+  "v4_detect20|--negative-rate 0.2 --detection-weight 0.1 --select-max-false-alarms 0.05"
 )
 exec training/queue_runs.sh runs/long "$EPOCHS" "$common" "${runs[@]}"
