@@ -92,7 +92,7 @@ class TrackingConfig:
     enabled: bool = True
     hits: int = _range(1, 1, 100)
     window: int = _range(8, 1, 100)
-    on_confidence: float = _range(0.6, 0.0, 1.0)
+    on_confidence: float = _range(0.4, 0.0, 1.0)
     keep_confidence: float = _range(0.2, 0.0, 1.0)
     max_misses: int = _range(5, 0, 1000)
 

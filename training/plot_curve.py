@@ -39,14 +39,15 @@ def main(argv: list[str] | None = None) -> int:
     for i, path in enumerate([args.log, *args.compare]):
         rows = _read(Path(path))
         epochs = [r["epoch"] + 1 for r in rows]
-        width, alpha = (2.0, 1.0) if i == 0 else (1.0, 0.5)
+        width, alpha = (2.0, 1.0) if i == 0 else (1.0, 0.6)
+        style = ("-", ":", "-.", (0, (6, 2)))[i % 4]  # each run its own line style (colour = quantity)
         name = Path(path).parent.name
         ax.plot(epochs, [r.get("dice", float("nan")) for r in rows], color="#7aa6d8", lw=width * 0.7, alpha=alpha,
                 ls="--", label=f"{name}: train Dice (augmented)")
-        ax.plot(epochs, [r["val_dice"] for r in rows], color="#1f5fa8", lw=width, alpha=alpha,
+        ax.plot(epochs, [r["val_dice"] for r in rows], color="#1f5fa8", lw=width, alpha=alpha, ls=style,
                 label=f"{name}: validation Dice")
         if "val_false_alarms" in rows[0]:
-            fa.plot(epochs, [r["val_false_alarms"] for r in rows], color="#c0392b", lw=width, alpha=alpha,
+            fa.plot(epochs, [r["val_false_alarms"] for r in rows], color="#c0392b", lw=width, alpha=alpha, ls=style,
                     label=f"{name}: validation false alarms")
     ax.set_xlabel("epoch")
     ax.set_ylabel("per-image Dice (validation, 159 frames)")
