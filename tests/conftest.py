@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import os
+import signal
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +20,11 @@ DATA = Path(os.environ.get("LGPS_TEST_DATA", ROOT.parent / "shared" / "data"))
 SHIPPED_MODEL = ROOT / "assets" / "lgps_int8.tflite"
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# A suite started in the background (nohup, `&` in a script) inherits SIGINT ignored, and so would
+# every child it starts: the Ctrl-C tests would then test nothing. Restore Python's own handler
+# (children then get the default action at exec, and Python's KeyboardInterrupt again).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def require_data(name: str = "") -> Path:
