@@ -18,7 +18,7 @@ $(STAMP_RUN): pyproject.toml | $(PY)
 	touch $@
 
 $(STAMP_TEST): pyproject.toml $(STAMP_RUN)
-	$(PIP) install --quiet -e ".[train,dev]"
+	$(PIP) install --quiet -e ".[train,dev,jax]"
 	touch $@
 
 ## make run: install the runtime and open the window on the built-in demo clip. On a machine with no

@@ -267,6 +267,41 @@ def test_gan_step_runs_on_the_jax_backend(tmp_path):
     assert "ok" in done.stdout
 
 
+@pytest.mark.slow
+def test_a_jax_run_resumes_under_tensorflow(tmp_path):
+    """What v4 did: epochs on a GPU machine under JAX, the rest on this CPU under TensorFlow."""
+    pytest.importorskip("jax", reason="JAX not installed (optional; only for the JAX training path)")
+    import os
+    import subprocess
+    import sys
+
+    _tiny_dataset(tmp_path)
+    out = tmp_path / "run"
+    flags = ["--negative-rate", "0.2", "--detection-weight", "0.1"]
+    args = ["--data-root", str(tmp_path), "--out-dir", str(out), "--cache", str(tmp_path / "cache.npz"),
+            "--steps-per-epoch", "2", "--batch-size", "2", "--input-size", "64", "--cache-size", "80",
+            "--adversarial-weight", "0", "--recalibrate-frames", "4", "--max-frames", "10", *flags]
+    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_disable_hlo_passes=constant_folding")
+    code = ("import sys, training.train as t\n"
+            "cfg = t.load_training_config()\n"
+            "t.load_training_config = lambda path=None: cfg.__class__(**{**cfg.__dict__, 'train_sets': ['tiny'],"
+            " 'val_fraction': 0.2})\n"
+            "sys.exit(t.main(sys.argv[1:]))\n")
+    done = subprocess.run([sys.executable, "-c", code, *args, "--epochs", "1"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "backend jax" in done.stdout
+    jax_epoch = next(csv.DictReader((out / "log.csv").open()))
+    env["KERAS_BACKEND"] = "tensorflow"
+    done = subprocess.run([sys.executable, "-c", code, *args, "--epochs", "2"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=400)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "backend tensorflow" in done.stdout and "Epoch 1/2" not in done.stdout  # resumed, not restarted
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [r["epoch"] for r in rows] == ["0", "1"] and rows[0] == jax_epoch
+    assert json.loads((out / "summary.json").read_text())["epochs_done"] == 2
+
+
 def test_adversarial_term_reaches_the_generator():
     """The seed's bug: its adversarial loss never moved G. Here one step with lambda > 0 must."""
     import keras
