@@ -268,6 +268,7 @@ def test_gan_step_runs_on_the_jax_backend(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_a_jax_run_resumes_under_tensorflow(tmp_path):
     """What v4 did: epochs on a GPU machine under JAX, the rest on this CPU under TensorFlow."""
     pytest.importorskip("jax", reason="JAX not installed (optional; only for the JAX training path)")

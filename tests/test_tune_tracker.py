@@ -27,6 +27,16 @@ def test_the_grid_keeps_only_rules_that_withhold_three_frame_blips():
     assert {s for s in every if not alerts_on_blip(s, 3)} == set(safe)
 
 
+def test_a_blip_limit_no_rule_can_meet_is_a_usage_error_before_any_clip_is_read(tmp_path, capsys):
+    from engine.errors import UsageError
+    from training.tune_tracker import main
+
+    assert candidates(max_blip=6) == []  # every rule alerts once a blip lasts as long as the largest `hits`
+    code = main(["--video", str(tmp_path / "no-such-folder"), "--max-blip", "6"])
+    assert code == UsageError.exit_code
+    assert "--max-blip 6" in capsys.readouterr().err
+
+
 def test_the_choice_is_the_quietest_rule_meeting_sensitivity_and_delay():
     rows = [
         {"per_polyp_sensitivity": 0.99, "median_first_alert_frames": 2, "false_alerts_per_min": 1.0,

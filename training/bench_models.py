@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.cli_args import positive_int
-from engine.errors import DataError, one_line_errors
+from engine.errors import DataError, UsageError, one_line_errors
 
 
 def time_models(paths: list[str], frame_bgr: np.ndarray, rounds: int, calls: int, threads: int = 1
@@ -52,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calls", type=positive_int, default=200)
     p.add_argument("--threads", type=positive_int, default=1)
     args = p.parse_args(argv)
+    if len(set(args.models)) != len(args.models):
+        raise UsageError("each model file once (the results are per file)")
     if args.frame:
         image = cv2.imread(args.frame)
         if image is None:

@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = _read(Path(path))
         epochs = [r["epoch"] + 1 for r in rows]
         width, alpha = (2.0, 1.0) if i == 0 else (1.0, 0.6)
-        style = ("-", ":", "-.", (0, (6, 2)))[i % 4]  # each run its own line style (colour = quantity)
+        style = ("-", ":", "-.", (0, (3, 1, 1, 1, 1, 1)))[i % 4]  # each run its own line style (colour = quantity)
         name = Path(path).parent.name
         ax.plot(epochs, [r.get("dice", float("nan")) for r in rows], color="#7aa6d8", lw=width * 0.7, alpha=alpha,
                 ls="--", label=f"{name}: train Dice (augmented)")

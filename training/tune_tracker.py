@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.cli_args import non_negative_int
-from engine.errors import one_line_errors
+from engine.errors import UsageError, one_line_errors
 from engine.results import Polyp
 from engine.tracking import PolypTracker, TrackerSettings
 
@@ -78,10 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_config(args.config)
     if args.model:
         cfg = cfg.replace("segmenter", model=args.model)
+    rules = candidates(cfg.tracking.max_misses, args.max_blip)
+    if not rules:  # before the slow analysis
+        raise UsageError(f"--max-blip {args.max_blip}: every rule of the grid alerts on a blip that long "
+                         f"(hits go up to {max(GRID['hits'])})")
     clips = [c for folder in args.video for c in find_clips(folder)]
     analysed = analyse(clips, cfg)
     table = []
-    for settings in candidates(cfg.tracking.max_misses, args.max_blip):
+    for settings in rules:
         row = summarise([score_clip(c, settings) for c in analysed])
         row.update(settings.__dict__)
         table.append(row)
