@@ -153,6 +153,27 @@ def _train(root: Path, out: Path, epochs: int, adversarial: float = 0.0, extra: 
                  *extra])
 
 
+def test_a_run_seed_replicate_keeps_the_validation_split(tmp_path, monkeypatch):
+    """--run-seed changes the run's own randomness, not the validation split (the cache's seed)."""
+    import training.train as train_mod
+
+    _tiny_dataset(tmp_path)
+    cfg = train_mod.load_training_config()
+    monkeypatch.setattr(train_mod, "load_training_config", lambda path=None: cfg.__class__(
+        **{**cfg.__dict__, "train_sets": ["tiny"], "val_fraction": 0.2}))
+    assert train_mod.resolve(train_mod.parse_args([]))["run_seed"] == cfg.seed
+    assert _train(tmp_path, tmp_path / "a", epochs=1) == 0
+    assert _train(tmp_path, tmp_path / "b", epochs=1, extra=("--run-seed", "7")) == 0  # same cache: not refused
+    from engine.errors import DataError
+
+    assert _train(tmp_path, tmp_path / "c", epochs=1, extra=("--seed", "7")) == DataError.exit_code  # another split
+    a, b = (json.loads((tmp_path / run / "summary.json").read_text()) for run in ("a", "b"))
+    assert (a["config"]["seed"], a["config"]["run_seed"]) == (cfg.seed, cfg.seed)
+    assert (b["config"]["seed"], b["config"]["run_seed"]) == (cfg.seed, 7)
+    assert a["val_frames"] == b["val_frames"]
+    assert a["val_dice_final"] != b["val_dice_final"]  # another initialisation and sample stream
+
+
 def test_selection_prefers_epochs_within_the_false_alarm_limit():
     from training.run import NO_BEST, is_better
 

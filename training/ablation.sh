@@ -23,5 +23,8 @@ runs=(
   "k_h_detection01|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --detection-weight 0.1"
   # k with half the polyp-free crops (15 %): does the detection term keep the quiet with more polyp frames?
   "l_neg15_detection01|--negative-rate 0.15 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --detection-weight 0.1"
+  # h again with another run seed (decoder init, sample order, augmentation) on the same validation split:
+  # the seed spread that the differences above must be read against
+  "h_run_seed43|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --run-seed 43"
 )
 exec training/queue_runs.sh runs/ablation "$EPOCHS" "" "${runs[@]}"

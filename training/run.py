@@ -296,7 +296,8 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     from training.augment import FrameBatches
     from training.bn import recalibrate_batchnorm
 
-    keras.utils.set_random_seed(cfg["seed"])
+    run_seed = cfg.get("run_seed", cfg["seed"])  # the split stays on cfg["seed"] (the cache checks it)
+    keras.utils.set_random_seed(run_seed)
     out = Path(cfg["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     xi, xm, vi, vm = _data(cfg, max_frames)
@@ -304,7 +305,7 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     from training.augment import STRONG_AUGMENT, AugmentConfig
 
     aug = STRONG_AUGMENT if cfg.get("augment") == "strong" else AugmentConfig()
-    train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=cfg["seed"], workers=cfg["loader_workers"],
+    train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=run_seed, workers=cfg["loader_workers"],
                                  aug=aug, negative_rate=cfg.get("negative_rate", 0.0))
     val_batches = FrameBatches(vi, vm, bs, size, train=False)
     steps = min(len(train_batches), steps_per_epoch or len(train_batches))

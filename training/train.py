@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.cli_args import non_negative, probability, share
+from engine.cli_args import non_negative, non_negative_int, probability, share
 from engine.errors import one_line_errors
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int)
     p.add_argument("--learning-rate", type=float)
     p.add_argument("--adversarial-weight", type=float, help="lambda of the adversarial term (0: no D)")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=int, help="draws the validation split (and, without --run-seed, everything else)")
+    p.add_argument("--run-seed", type=non_negative_int,
+                   help="seed of the run's own randomness (decoder init, sample order, augmentation) on the "
+                        "same validation split: seed replicates (default: --seed)")
     p.add_argument("--negative-rate", type=share, help="share of samples replaced by polyp-free crops (0: none)")
     p.add_argument("--hard-negatives", type=share,
                    help="share of the polyp-free crops drawn in proportion to the model's alarms on them (mining)")
@@ -103,6 +106,7 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
         value = getattr(args, key)
         if value is not None:
             cfg[key] = value
+    cfg["run_seed"] = cfg["seed"] if args.run_seed is None else args.run_seed
     cfg["jit_compile"] = {"auto": "auto", "on": True, "off": False}[args.jit_compile]
     cfg["cache"] = args.cache or str(Path(cfg["out_dir"]).parent / "cache" / f"train_{cfg['cache_size']}.npz")
     return cfg
