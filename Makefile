@@ -43,7 +43,7 @@ qt-libs:
 		fi; \
 	fi
 
-## make test: install what tests need (TensorFlow included) and run the whole suite.
+## make test: install what tests need (TensorFlow and JAX included) and run the whole suite.
 test: $(STAMP_TEST)
 	$(PY) -m ruff check .
 	$(VENV)/bin/lint-imports
