@@ -26,5 +26,7 @@ runs=(
   # h again with another run seed (decoder init, sample order, augmentation) on the same validation split:
   # the seed spread that the differences above must be read against
   "h_run_seed43|--negative-rate 0.3 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --run-seed 43"
+  # l again with run seed 43: is the detection term's quiet (3 of 93 alarms with the CRF off, h 13-14) the seed's?
+  "l_run_seed43|--negative-rate 0.15 --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.1 --detection-weight 0.1 --run-seed 43"
 )
 exec training/queue_runs.sh runs/ablation "$EPOCHS" "" "${runs[@]}"
