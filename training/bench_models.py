@@ -1,10 +1,11 @@
 """Bare int8 inference of model files side by side: is a new model slower than the shipped one?
 
-    python -m training.bench_models OLD.tflite NEW.tflite [--frame IMAGE] [--rounds 5] [--calls 200]
+    python -m training.bench_models OLD.tflite NEW.tflite [--frame IMAGE] [--rounds 5] [--seconds 2]
 
-Each round times ``--calls`` invokes of every model in turn (interleaved, so a machine that slows
-down or speeds up during the run affects all of them alike) on one frame scaled to 1920x1080;
-printed per model: the median of the round means and every round. Run it with nothing else
+Each round times every model in turn for ``--seconds`` (``engine.bench.bare_inference_fps``, what
+``main.py bench`` reports as bare inference; interleaved, so a machine that slows down or speeds up
+during the run affects all of them alike) on one frame scaled to 1920x1080; printed per model: the
+median of the rounds' median invoke times, and every round. Run it with nothing else
 running (pause training: SIGSTOP/SIGCONT); the issue's criterion is the new model within +20 %.
 """
 
@@ -13,31 +14,25 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
-from engine.cli_args import positive_int
+from engine.cli_args import positive_float, positive_int
 from engine.errors import DataError, UsageError, one_line_errors
 
 
-def time_models(paths: list[str], frame_bgr: np.ndarray, rounds: int, calls: int, threads: int = 1
+def time_models(paths: list[str], frame_bgr: np.ndarray, rounds: int, seconds: float, threads: int = 1
                 ) -> dict[str, list[float]]:
-    """Milliseconds per invoke, one mean per round, for each model path."""
+    """Median milliseconds per invoke, one per round, for each model path."""
+    from engine.bench import bare_inference_fps
     from engine.segmenter import Segmenter
 
     models = {path: Segmenter(path, threads=threads) for path in paths}
-    for segmenter in models.values():
-        segmenter.infer(frame_bgr)  # loads the input tensor; warms caches
     times: dict[str, list[float]] = {path: [] for path in paths}
     for _ in range(rounds):
         for path, segmenter in models.items():
-            segmenter.infer(frame_bgr)
-            start = time.perf_counter()
-            for _ in range(calls):
-                segmenter.invoke_only()
-            times[path].append((time.perf_counter() - start) / calls * 1000.0)
+            times[path].append(bare_inference_fps(segmenter, frame_bgr, seconds)["ms_p50"])
     return times
 
 
@@ -49,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("models", nargs="+", help=".tflite files (the first is the reference)")
     p.add_argument("--frame", help="an image to run on (default: a generated 1080p frame)")
     p.add_argument("--rounds", type=positive_int, default=5)
-    p.add_argument("--calls", type=positive_int, default=200)
+    p.add_argument("--seconds", type=positive_float, default=2.0, help="timed per model and round")
     p.add_argument("--threads", type=positive_int, default=1)
     args = p.parse_args(argv)
     if len(set(args.models)) != len(args.models):
@@ -61,11 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     else:
         image = np.random.default_rng(0).integers(0, 256, (1080, 1920, 3), dtype=np.uint8)
     frame = cv2.resize(image, (1920, 1080))
-    times = time_models(args.models, frame, args.rounds, args.calls, args.threads)
+    times = time_models(args.models, frame, args.rounds, args.seconds, args.threads)
     reference = statistics.median(times[args.models[0]])
     for path, rounds in times.items():
         median = statistics.median(rounds)
-        print(f"{Path(path).name}: {median:.3f} ms median of {args.rounds} x {args.calls} invokes "
+        print(f"{Path(path).name}: {median:.3f} ms, median of {args.rounds} rounds of {args.seconds:g} s "
               f"({median / reference - 1:+.1%} vs the first); rounds " + " ".join(f"{t:.3f}" for t in rounds))
     return 0
 
