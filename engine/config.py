@@ -152,7 +152,7 @@ class TrainingConfig:
     detection_weight: float = _range(0.0, 0.0, 100.0)
     select_max_false_alarms: float = _range(0.1, 0.0, 1.0)
     deep_supervision: bool = False
-    augment: str = _range("standard", choices=("standard", "strong"))
+    augment: str = _range("standard", choices=("standard", "strong", "photometric"))
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 Every geometric change (flips, 90-degree turns, scale/crop, small rotation) is composed into one
 affine matrix and applied to image and mask with the same ``cv2.warpAffine`` call parameters, so
-they cannot drift apart; colour jitter (brightness, contrast, hue) touches the image only.
+they cannot drift apart; colour jitter (brightness, contrast, hue) touches the image only, and so do
+the optional degradations of ``PHOTOMETRIC_AUGMENT`` (saturation, gamma, blur, sensor noise, JPEG).
 
 Why numpy/OpenCV on the host rather than layers on the device: the same code then feeds the
 TensorFlow and the JAX backends; one warp per frame costs well under a millisecond, and the
@@ -28,9 +29,27 @@ class AugmentConfig:
     brightness: float = 0.2  # +- fraction of 255
     contrast: float = 0.2  # factor 1 +- this
     hue_deg: float = 8.0  # +- degrees of hue (OpenCV hue unit is 2 degrees)
+    # Degradations, off by default (the standard stream of random draws is unchanged while they are 0)
+    saturation: float = 0.0  # factor 1 +- this
+    gamma: tuple[float, float] = (1.0, 1.0)  # exponent range on 0..1 intensities
+    blur_p: float = 0.0  # probability of a Gaussian blur (defocus, motion smear)
+    blur_sigma: tuple[float, float] = (0.5, 1.5)  # pixels at the output size
+    noise_p: float = 0.0  # probability of additive Gaussian sensor noise
+    noise_sigma: float = 6.0  # up to this standard deviation, 0..255 units
+    jpeg_p: float = 0.0  # probability of a JPEG round trip (capture cards, re-encoded recordings)
+    jpeg_quality: tuple[int, int] = (35, 90)
+
+    @property
+    def degrades(self) -> bool:
+        return bool(self.saturation or self.gamma != (1.0, 1.0) or self.blur_p or self.noise_p or self.jpeg_p)
 
 
 STRONG_AUGMENT = AugmentConfig(scale=(0.6, 1.4), rotate_deg=45.0, shift=0.15)  # with 90-degree turns: any angle
+# Standard geometry, wider colour and the image degradations of other scopes and processors (darker,
+# softer, noisier, re-encoded): the unseen-domain lever that the validation split cannot show directly
+PHOTOMETRIC_AUGMENT = AugmentConfig(brightness=0.25, contrast=0.3, hue_deg=12.0, saturation=0.3, gamma=(0.7, 1.4),
+                                    blur_p=0.3, noise_p=0.2, jpeg_p=0.3)
+AUGMENTS = {"standard": AugmentConfig(), "strong": STRONG_AUGMENT, "photometric": PHOTOMETRIC_AUGMENT}
 
 
 def random_affine(rng: np.random.Generator, src: int, out: int, cfg: AugmentConfig) -> np.ndarray:
@@ -58,6 +77,28 @@ def color_jitter(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
+def degrade(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> np.ndarray:
+    """Saturation, gamma, blur, noise and JPEG round trip of an RGB uint8 image, as ``cfg`` enables."""
+    x = image
+    if cfg.saturation:
+        hsv = cv2.cvtColor(x, cv2.COLOR_RGB2HSV).astype(np.float32)
+        hsv[..., 1] *= 1.0 + rng.uniform(-cfg.saturation, cfg.saturation)
+        x = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+    if cfg.gamma != (1.0, 1.0):
+        g = rng.uniform(*cfg.gamma)
+        x = cv2.LUT(x, (255.0 * (np.arange(256) / 255.0) ** g).round().astype(np.uint8))
+    if cfg.blur_p and rng.random() < cfg.blur_p:
+        x = cv2.GaussianBlur(x, (0, 0), rng.uniform(*cfg.blur_sigma))
+    if cfg.noise_p and rng.random() < cfg.noise_p:
+        noise = rng.normal(0.0, rng.uniform(0.0, cfg.noise_sigma), x.shape)
+        x = np.clip(x + noise, 0, 255).astype(np.uint8)
+    if cfg.jpeg_p and rng.random() < cfg.jpeg_p:
+        q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+        ok, buf = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, q])
+        x = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else x  # channel order is irrelevant to a round trip
+    return x
+
+
 def augment_pair(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, out: int,
                  cfg: AugmentConfig = AugmentConfig(), colour: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Augment an RGB uint8 image and its uint8 mask (0..255) together; returns (out, out) pair."""
@@ -66,6 +107,8 @@ def augment_pair(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, 
     msk = cv2.warpAffine(mask, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     if colour:
         img = color_jitter(rng, img, cfg)
+        if cfg.degrades:
+            img = degrade(rng, img, cfg)
     return img, msk
 
 

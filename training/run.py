@@ -302,9 +302,9 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     out.mkdir(parents=True, exist_ok=True)
     xi, xm, vi, vm = _data(cfg, max_frames)
     size, bs = cfg["input_size"], cfg["batch_size"]
-    from training.augment import STRONG_AUGMENT, AugmentConfig
+    from training.augment import AUGMENTS
 
-    aug = STRONG_AUGMENT if cfg.get("augment") == "strong" else AugmentConfig()
+    aug = AUGMENTS[cfg.get("augment") or "standard"]
     train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=run_seed, workers=cfg["loader_workers"],
                                  aug=aug, negative_rate=cfg.get("negative_rate", 0.0))
     val_batches = FrameBatches(vi, vm, bs, size, train=False)

@@ -73,7 +73,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="model selection: best val Dice among epochs with val false alarms <= this")
     p.add_argument("--deep-supervision", action=argparse.BooleanOptionalAction, default=None,
                    help="auxiliary decoder heads during training (never exported)")
-    p.add_argument("--augment", choices=("standard", "strong"))
+    p.add_argument("--augment", choices=("standard", "strong", "photometric"))
     p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
                    help="XLA compilation of the training step (measure on your machine)")
     p.add_argument("--input-size", type=int, help="model input (multiple of 32; the app model is 256)")

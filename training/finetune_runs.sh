@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Fine-tuning runs from the shipped float generator (assets/lgps_float.weights.h5) on v4's recipe, one at
+# a time under nice, resumable (re-run the same line), logs copied to docs/ablation/<name>/.
+# ft_photo / ft_photo_s43: --augment photometric (training/augment.py: wider colour, gamma, blur, noise,
+# JPEG), two run seeds on the same validation split; ft_standard: the same fine-tune with v4's own
+# augmentation (attribution only, never a candidate). Judged by the rule in docs/training.md
+# ("Fine-tuning v4 for other scopes").
+#   bash training/finetune_runs.sh            ONLY=ft_photo_s43 bash training/finetune_runs.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+EPOCHS=${1:-10}
+common="--init-weights assets/lgps_float.weights.h5 --learning-rate 2e-4 --negative-rate 0.2 --detection-weight 0.1
+ --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.05 --cache runs/ablation/cache/train_320.npz"
+runs=(
+  "ft_photo|--augment photometric"
+  "ft_standard|--augment standard"
+  "ft_photo_s43|--augment photometric --run-seed 43"
+)
+exec training/queue_runs.sh runs/finetune "$EPOCHS" "$common" "${runs[@]}"
