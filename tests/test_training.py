@@ -111,6 +111,47 @@ def test_augmentation_keeps_image_and_mask_aligned(seed):
     np.testing.assert_array_equal(msk, msk2)
 
 
+
+def test_photometric_augmentation_degrades_the_image_only():
+    from training.augment import AUGMENTS, augment_pair
+
+    image, mask = _blocks_image(np.random.default_rng(7))
+    std_img, std_msk = augment_pair(np.random.default_rng(3), image, mask, 128, AUGMENTS["standard"])
+    img, msk = augment_pair(np.random.default_rng(3), image, mask, 128, AUGMENTS["photometric"])
+    np.testing.assert_array_equal(msk, std_msk)  # same geometry: the degradations are drawn after it
+    assert img.dtype == np.uint8 and img.shape == std_img.shape
+    # the standard stream of draws is what it was before the degradations existed
+    plain = augment_pair(np.random.default_rng(3), image, mask, 128)[0]
+    np.testing.assert_array_equal(plain, std_img)
+
+
+def _sharpness(image: np.ndarray) -> float:
+    return float(cv2.Laplacian(image, cv2.CV_64F).var())
+
+
+@pytest.mark.parametrize("option, check", [
+    ("blur", lambda before, after: _sharpness(after) < 0.5 * _sharpness(before)),
+    ("gamma", lambda before, after: after.mean() < before.mean() - 5),
+    ("jpeg", lambda before, after: 0 < np.abs(after.astype(int) - before).mean() < 20),
+    ("noise", lambda before, after: 1 < (after.astype(float) - before).std() < 20),
+    ("saturation", lambda before, after: not np.array_equal(before, after)),
+])
+def test_each_degradation_does_what_it_says(option, check):
+    from training.augment import AugmentConfig, degrade
+
+    cfg = {"blur": AugmentConfig(blur_p=1.0, blur_sigma=(1.5, 1.5)),
+           "gamma": AugmentConfig(gamma=(1.4, 1.4)),
+           "jpeg": AugmentConfig(jpeg_p=1.0, jpeg_quality=(30, 30)),
+           "noise": AugmentConfig(noise_p=1.0, noise_sigma=10.0),
+           "saturation": AugmentConfig(saturation=0.5)}[option]
+    rng = np.random.default_rng(0)
+    before = cv2.GaussianBlur(rng.integers(40, 215, (96, 96, 3), dtype=np.uint8), (0, 0), 1.0)
+    before[::8] = (200, 60, 60)  # stripes: edges for blur and JPEG, colour for saturation
+    after = degrade(np.random.default_rng(1), before, cfg)
+    assert after.shape == before.shape and after.dtype == np.uint8
+    assert check(before, after)
+    assert np.array_equal(degrade(np.random.default_rng(1), before, AugmentConfig()), before)  # all off: untouched
+
 def test_frame_batches_shapes_and_repeatability():
     from training.augment import FrameBatches
 
