@@ -3,7 +3,8 @@
 # a time under nice, resumable (re-run the same line), logs copied to docs/ablation/<name>/.
 # ft_photo / ft_photo_s43: --augment photometric (training/augment.py: wider colour, gamma, blur, noise,
 # JPEG), two run seeds on the same validation split; ft_standard: the same fine-tune with v4's own
-# augmentation (attribution only, never a candidate). Judged by the rule in docs/training.md
+# augmentation (attribution only, never a candidate); ft_standard_s43 the same with run seed 43 (added after
+# v5 shipped, to ask whether ft_photo_s43's quiet on validation is the augmentation's or the seed's). Judged by the rule in docs/training.md
 # ("Fine-tuning v4 for other scopes").
 #   bash training/finetune_runs.sh            ONLY=ft_photo_s43 bash training/finetune_runs.sh
 set -uo pipefail
@@ -15,5 +16,6 @@ runs=(
   "ft_photo|--augment photometric"
   "ft_standard|--augment standard"
   "ft_photo_s43|--augment photometric --run-seed 43"
+  "ft_standard_s43|--augment standard --run-seed 43"
 )
 exec training/queue_runs.sh runs/finetune "$EPOCHS" "$common" "${runs[@]}"
