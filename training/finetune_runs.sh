@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Fine-tuning runs from the shipped float generator (assets/lgps_float.weights.h5) on v4's recipe, one at
-# a time under nice, resumable (re-run the same line), logs copied to docs/ablation/<name>/.
+# Fine-tuning runs from v4's float generator on v4's recipe, one at a time under nice, resumable (re-run the
+# same line), logs copied to docs/ablation/<name>/. v4's weights were assets/lgps_float.weights.h5 until v5
+# replaced them; they are taken from the last commit that shipped v4 (git history), into runs/finetune/.
 # ft_photo / ft_photo_s43: --augment photometric (training/augment.py: wider colour, gamma, blur, noise,
 # JPEG), two run seeds on the same validation split; ft_standard: the same fine-tune with v4's own
 # augmentation (attribution only, never a candidate); ft_standard_s43 the same with run seed 43 (added after
@@ -10,7 +11,11 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-10}
-common="--init-weights assets/lgps_float.weights.h5 --learning-rate 2e-4 --negative-rate 0.2 --detection-weight 0.1
+V4_COMMIT=858fb2e  # assets/ held v4 here
+init=runs/finetune/v4_float.weights.h5
+mkdir -p runs/finetune
+[ -s "$init" ] || git show "$V4_COMMIT:assets/lgps_float.weights.h5" > "$init" || { echo "v4's weights not in git history"; exit 1; }
+common="--init-weights $init --learning-rate 2e-4 --negative-rate 0.2 --detection-weight 0.1
  --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.05 --cache runs/ablation/cache/train_320.npz"
 runs=(
   "ft_photo|--augment photometric"
