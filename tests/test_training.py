@@ -111,6 +111,12 @@ def test_augmentation_keeps_image_and_mask_aligned(seed):
     np.testing.assert_array_equal(msk, msk2)
 
 
+def test_every_augment_the_config_accepts_exists():
+    from training.augment import AUGMENTS
+    from training.train import config_choices
+
+    assert set(AUGMENTS) == set(config_choices("augment"))
+
 
 def test_photometric_augmentation_degrades_the_image_only():
     from training.augment import AUGMENTS, augment_pair
@@ -119,7 +125,7 @@ def test_photometric_augmentation_degrades_the_image_only():
     std_img, std_msk = augment_pair(np.random.default_rng(3), image, mask, 128, AUGMENTS["standard"])
     img, msk = augment_pair(np.random.default_rng(3), image, mask, 128, AUGMENTS["photometric"])
     np.testing.assert_array_equal(msk, std_msk)  # same geometry: the degradations are drawn after it
-    assert img.dtype == np.uint8 and img.shape == std_img.shape
+    assert img.dtype == np.uint8 and img.shape == std_img.shape and not np.array_equal(img, std_img)
     # the standard stream of draws is what it was before the degradations existed
     plain = augment_pair(np.random.default_rng(3), image, mask, 128)[0]
     np.testing.assert_array_equal(plain, std_img)
@@ -151,6 +157,7 @@ def test_each_degradation_does_what_it_says(option, check):
     assert after.shape == before.shape and after.dtype == np.uint8
     assert check(before, after)
     assert np.array_equal(degrade(np.random.default_rng(1), before, AugmentConfig()), before)  # all off: untouched
+
 
 def test_frame_batches_shapes_and_repeatability():
     from training.augment import FrameBatches

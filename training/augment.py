@@ -95,7 +95,8 @@ def degrade(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> 
     if cfg.jpeg_p and rng.random() < cfg.jpeg_p:
         q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
         ok, buf = cv2.imencode(".jpg", x, [cv2.IMWRITE_JPEG_QUALITY, q])
-        x = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else x  # channel order is irrelevant to a round trip
+        # encoded as if BGR (R and B swap roles in the luma weights); the round trip keeps the channel order
+        x = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if ok else x
     return x
 
 

@@ -4,9 +4,9 @@
 # replaced them; they are taken from the last commit that shipped v4 (git history), into runs/finetune/.
 # ft_photo / ft_photo_s43: --augment photometric (training/augment.py: wider colour, gamma, blur, noise,
 # JPEG), two run seeds on the same validation split; ft_standard: the same fine-tune with v4's own
-# augmentation (attribution only, never a candidate); ft_standard_s43 the same with run seed 43 (added after
-# v5 shipped, to ask whether ft_photo_s43's quiet on validation is the augmentation's or the seed's). Judged by the rule in docs/training.md
-# ("Fine-tuning v4 for other scopes").
+# augmentation (attribution only, never a candidate); ft_standard_s43: the same with run seed 43 (added
+# after v5 shipped: is ft_photo_s43's quiet on validation the augmentation's or the seed's?).
+# Judged by the rule in docs/training.md ("Fine-tuning v4 for other scopes").
 #   bash training/finetune_runs.sh            ONLY=ft_photo_s43 bash training/finetune_runs.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -47,6 +47,15 @@ def load_training_config(path: str | Path | None = None) -> Any:
     return dataclasses.replace(cfg, **fix)
 
 
+def config_choices(key: str) -> tuple[str, ...]:
+    """The values config.yaml accepts for ``training.<key>``: one list for the config and the flags."""
+    import dataclasses
+
+    from engine.config import TrainingConfig
+
+    return next(f.metadata["choices"] for f in dataclasses.fields(TrainingConfig) if f.name == key)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n")[0])
     p.add_argument("--config", default=None, help="config.yaml with a training: section")
@@ -64,8 +73,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--negative-rate", type=share, help="share of samples replaced by polyp-free crops (0: none)")
     p.add_argument("--hard-negatives", type=share,
                    help="share of the polyp-free crops drawn in proportion to the model's alarms on them (mining)")
-    p.add_argument("--loss", choices=("hybrid", "hybrid_boundary"))
-    p.add_argument("--empty-target-loss", choices=("area", "per_image"),
+    p.add_argument("--loss", choices=config_choices("loss"))
+    p.add_argument("--empty-target-loss", choices=config_choices("empty_target_loss"),
                    help="how a polyp-free target's IoU/Dice terms are scored (training/losses.py)")
     p.add_argument("--detection-weight", type=non_negative,
                    help="weight of the frame-level loss on what the app reports (false alarms, misses; 0: off)")
@@ -73,7 +82,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="model selection: best val Dice among epochs with val false alarms <= this")
     p.add_argument("--deep-supervision", action=argparse.BooleanOptionalAction, default=None,
                    help="auxiliary decoder heads during training (never exported)")
-    p.add_argument("--augment", choices=("standard", "strong", "photometric"))
+    p.add_argument("--augment", choices=config_choices("augment"))
     p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
                    help="XLA compilation of the training step (measure on your machine)")
     p.add_argument("--input-size", type=int, help="model input (multiple of 32; the app model is 256)")
