@@ -66,6 +66,16 @@ def test_scores_checked_by_hand_on_a_polyp_free_clip():
     assert overall["polyp_free_clips"] == 1 and overall["false_alerts_per_min"] == pytest.approx(300.0)
 
 
+def test_summary_names_the_polyps_never_alerted():
+    rule = TrackerSettings(hits=2, window=3, on=0.5, keep=0.3, max_misses=1)
+    found = score_clip(_clip([True] * 5, truth_area=100, inter=80), rule)
+    missed = {**score_clip(_clip([True] + [False] * 4, truth_area=100, inter=80), rule), "clip": "missed-one"}
+    free = {**score_clip(_clip([False] * 5, truth_area=0, inter=0), rule), "clip": "free"}
+    assert found["polyp_found"] and not missed["polyp_found"]
+    overall = summarise([found, missed, free])
+    assert overall["polyps_missed"] == ["missed-one"] and overall["per_polyp_sensitivity"] == 0.5
+
+
 @pytest.mark.slow
 def test_evaluate_video_end_to_end_on_a_real_sequence(tmp_path, model_path):
     src = DATA / "cvc-clinicdb"

@@ -267,6 +267,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "frame_sensitivity": (sum(r["frame_sensitivity"] * r["polyp_frames"] for r in pos)
                               / sum(r["polyp_frames"] for r in pos) if pos else None),
         "per_polyp_sensitivity": sum(bool(r["polyp_found"]) for r in pos) / len(pos) if pos else None,
+        "polyps_missed": sorted(r["clip"] for r in pos if not r["polyp_found"]),  # pairs two models' misses
         "median_first_alert_frames": float(np.median(delays)) if delays else None,
         "false_alarm_frames": (sum(r["false_alarm_frames"] * r["frames"] for r in free) / sum(r["frames"] for r in free)
                                if free else None),
