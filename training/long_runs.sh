@@ -5,7 +5,9 @@
 # schedule 1.7x as long, kept within the stricter 0.05 false-alarm limit (out: v3 stays); v4_mine20 is
 # v3's 20 % crops with hard-negative mining (share 0.5), judged by the same rule; v4_detect15 is ablation l (15 % crops,
 # the frame-level detection loss at 0.1, docs/training.md) at full length, judged by the same rule (~85 min on the Xeon VM);
-# v4_detect20 is the same term on v3's 20 % crops (2026-12-04: epochs 1-40 on a GPU, JAX, resumed here). Resumable: re-run the same line
+# v4_detect20 is the same term on v3's 20 % crops (2026-12-04: epochs 1-40 on a GPU, JAX, resumed here); v6_photo and
+# v6_photo_s43 are v4_detect20's recipe with v5's photometric augmentation from ImageNet, two run seeds on the same
+# split (rule: docs/training.md "Photometric augmentation at full length"). Resumable: re-run the same line
 # after an interruption (BackupAndRestore); a finished run is skipped.
 #   bash training/long_runs.sh [EPOCHS]      (logs copied to docs/ablation/<name>/)
 #   ONLY=v4_mine20 bash training/long_runs.sh   (just that run: a fresh machine has no runs/)
@@ -24,5 +26,7 @@ runs=(
   "v4_mine20|--negative-rate 0.2 --hard-negatives 0.5 --select-max-false-alarms 0.05"
   "v4_detect15|--negative-rate 0.15 --detection-weight 0.1 --select-max-false-alarms 0.05"
   "v4_detect20|--negative-rate 0.2 --detection-weight 0.1 --select-max-false-alarms 0.05"
+  "v6_photo|--negative-rate 0.2 --detection-weight 0.1 --select-max-false-alarms 0.05 --augment photometric"
+  "v6_photo_s43|--negative-rate 0.2 --detection-weight 0.1 --select-max-false-alarms 0.05 --augment photometric --run-seed 43"
 )
 exec training/queue_runs.sh runs/long "$EPOCHS" "$common" "${runs[@]}"
