@@ -4,7 +4,8 @@ Why: a fine-tune and the model it started from lie in one basin of the loss; a w
 weights is itself a working network, often keeping most of what each does well, and costs no
 training. The mean is written as ``<out-dir>/best.weights.h5``; then
 ``python -m training.train --out-dir <out-dir> --finalize-only`` recalibrates its batch-norm
-statistics on training frames (as every run's end does) and writes ``final.weights.h5``.
+statistics on training frames (as every run's end does) and writes ``final.weights.h5``; give it the
+split seed and input size the averaged models were trained with if they are not the config's.
 
     python -m training.soup --weights v4.weights.h5 --weights v5.weights.h5 --coef 0.5 --coef 0.5 \\
         --out-dir runs/soup/wise_050
@@ -14,21 +15,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from engine.errors import DataError, UsageError, one_line_errors
+from engine.errors import DataError, ModelError, UsageError, one_line_errors
 
 
 def check_coefficients(coefs: Sequence[float], n_models: int) -> list[float]:
     """One non-negative coefficient per model, summing to 1 (a mean, not a rescaling of the network)."""
     if len(coefs) != n_models:
         raise UsageError(f"--coef given {len(coefs)} times for {n_models} weight files")
-    if any(c < 0 for c in coefs) or abs(sum(coefs) - 1.0) > 1e-6:
-        raise UsageError(f"coefficients must be >= 0 and sum to 1, got {list(coefs)}")
+    if not all(math.isfinite(c) and c >= 0 for c in coefs) or not abs(sum(coefs) - 1.0) <= 1e-6:
+        raise UsageError(f"coefficients must be finite, >= 0 and sum to 1 (leave --coef out for equal "
+                         f"weights), got {list(coefs)}")
     return [float(c) for c in coefs]
 
 
@@ -46,7 +50,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--weights", action="append", required=True, help="generator weights (.weights.h5), repeat")
     p.add_argument("--coef", action="append", type=float, help="one per --weights, summing to 1 (default: equal)")
     p.add_argument("--out-dir", required=True, help="writes best.weights.h5 and soup.json here")
-    p.add_argument("--input-size", type=int, default=256)
+    p.add_argument("--input-size", type=int, default=256,
+                   help="the generator's input side (a multiple of 32; the weights do not depend on it)")
     return p.parse_args(argv)
 
 
@@ -57,21 +62,27 @@ def main(argv: list[str] | None = None) -> int:
     if len(args.weights) < 2:
         raise UsageError("give at least two --weights")
     coefs = check_coefficients(args.coef or [1.0 / len(args.weights)] * len(args.weights), len(args.weights))
+    if args.input_size <= 0 or args.input_size % 32:
+        raise UsageError(f"--input-size must be a positive multiple of 32, got {args.input_size}")
     for path in args.weights:
         if not Path(path).is_file():
-            raise DataError(f"weights not found: {path}")
+            raise ModelError(f"weights not found: {path}")
+    out = Path(args.out_dir)
+    if (out / "best.weights.h5").exists():
+        raise UsageError(f"{out / 'best.weights.h5'} exists: give a new --out-dir (a run's weights are never replaced)")
     from training.model import build_generator
 
     generator = build_generator(args.input_size)
     weight_lists = []
     for path in args.weights:
         try:
-            generator.load_weights(path)
-        except ValueError as exc:
-            raise DataError(f"{path} is not this generator's weights: {str(exc).splitlines()[0]}") from exc
+            with warnings.catch_warnings():  # Keras warns per layer it cannot match before it raises
+                warnings.simplefilter("ignore")
+                generator.load_weights(path)
+        except (ValueError, OSError) as exc:
+            raise ModelError(f"not LGPS generator weights (.weights.h5): {path}") from exc
         weight_lists.append(generator.get_weights())
     generator.set_weights(average_weights(weight_lists, coefs))
-    out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     generator.save_weights(out / "best.weights.h5")
     (out / "soup.json").write_text(json.dumps({"weights": args.weights, "coefficients": coefs}, indent=2))
