@@ -7,7 +7,8 @@
 # the frame-level detection loss at 0.1, docs/training.md) at full length, judged by the same rule (~85 min on the Xeon VM);
 # v4_detect20 is the same term on v3's 20 % crops (2026-12-04: epochs 1-40 on a GPU, JAX, resumed here); v6_photo and
 # v6_photo_s43 are v4_detect20's recipe with v5's photometric augmentation from ImageNet, two run seeds on the same
-# split (rule: docs/training.md "Photometric augmentation at full length"). Resumable: re-run the same line
+# split (rule: docs/training.md "Photometric augmentation at full length"; v6_photo failed it, so v6_photo_s43 was
+# stopped at epoch 3: the decision needed both). Resumable: re-run the same line
 # after an interruption (BackupAndRestore); a finished run is skipped.
 #   bash training/long_runs.sh [EPOCHS]      (logs copied to docs/ablation/<name>/)
 #   ONLY=v4_mine20 bash training/long_runs.sh   (just that run: a fresh machine has no runs/)
