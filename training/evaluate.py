@@ -45,13 +45,10 @@ class KerasSegmenter(Segmenter):
         if self.path.suffix == ".keras":
             self.model = keras.saving.load_model(self.path, compile=False)
         else:
-            from training.model import build_generator
+            from training.model import build_generator, load_generator_weights
 
             self.model = build_generator(input_size)
-            try:
-                self.model.load_weights(self.path)
-            except (ValueError, OSError) as exc:
-                raise ModelError(f"not LGPS generator weights: {self.path} ({exc})") from None
+            load_generator_weights(self.model, self.path)
         self.input_size = int(self.model.input_shape[1])
         self.input_dtype = "float32"
 

@@ -17,8 +17,13 @@ omitted; the ConvCRF belongs to inference (engine/convcrf.py).
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import keras
 from keras import layers
+
+from engine.errors import ModelError
 
 ENCODER_OUTPUT = "block_13_expand_relu"
 ENCODER_SKIPS = ("block_1_expand_relu", "block_3_expand_relu", "block_6_expand_relu")
@@ -145,3 +150,13 @@ def freeze_encoder_batchnorm(generator: keras.Model) -> int:
 def count_parameters(model: keras.Model) -> int:
     """All weights, trainable or not (batch-norm moving statistics included), as the paper counts."""
     return int(model.count_params())
+
+
+def load_generator_weights(generator: keras.Model, path: str | Path) -> None:
+    """Load a ``.weights.h5`` into ``generator``; another network's file or a corrupt one is one ModelError line."""
+    try:
+        with warnings.catch_warnings():  # Keras warns per layer it cannot match before it raises
+            warnings.simplefilter("ignore")
+            generator.load_weights(path)
+    except (ValueError, OSError):
+        raise ModelError(f"not LGPS generator weights (another network's, or not a .weights.h5 file): {path}") from None

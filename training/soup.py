@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -70,17 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out_dir)
     if (out / "best.weights.h5").exists():
         raise UsageError(f"{out / 'best.weights.h5'} exists: give a new --out-dir (a run's weights are never replaced)")
-    from training.model import build_generator
+    from training.model import build_generator, load_generator_weights
 
     generator = build_generator(args.input_size)
     weight_lists = []
     for path in args.weights:
-        try:
-            with warnings.catch_warnings():  # Keras warns per layer it cannot match before it raises
-                warnings.simplefilter("ignore")
-                generator.load_weights(path)
-        except (ValueError, OSError) as exc:
-            raise ModelError(f"not LGPS generator weights (.weights.h5): {path}") from exc
+        load_generator_weights(generator, path)
         weight_lists.append(generator.get_weights())
     generator.set_weights(average_weights(weight_lists, coefs))
     out.mkdir(parents=True, exist_ok=True)
