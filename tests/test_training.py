@@ -174,6 +174,72 @@ def test_frame_batches_shapes_and_repeatability():
     assert len(val) == 3 and val[2][0].shape == (2, 64, 64, 3)
 
 
+def test_multi_scale_sides_are_multiples_of_the_stride():
+    from training.augment import multi_scale_sizes
+
+    assert multi_scale_sizes(256) == (192, 256, 320)  # PraNet's 0.75 / 1 / 1.25
+    assert multi_scale_sizes(352) == (256, 352, 448)
+    assert multi_scale_sizes(64) == (64,)  # 48 and 80 round to 64: one side left
+    assert all(s % 32 == 0 for s in multi_scale_sizes(320))
+
+
+def test_multi_scale_batches_take_each_side_in_turn():
+    from training.augment import FrameBatches
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 255, (24, 80, 80, 3), dtype=np.uint8)
+    masks = np.zeros((24, 80, 80), np.uint8)
+    masks[:, 20:60, 30:50] = 255
+    images[..., 0] = masks  # the red channel marks the polyp: image and mask must stay aligned
+    fixed = FrameBatches(images, masks, 4, 64, train=True, seed=3)
+    multi = FrameBatches(images, masks, 4, 64, train=True, seed=3, sizes=(32, 64, 96))
+    for epoch in (0, 1):
+        fixed.start_epoch(epoch)
+        multi.start_epoch(epoch)
+        sides = [multi[i][0].shape[1] for i in range(len(multi))]
+        assert sorted(sides) == [32, 32, 64, 64, 96, 96]  # each side a third of the steps
+        assert all(a != b for a, b in zip(sides, sides[1:], strict=False))  # Keras' two-batch shape peek
+        for i in range(len(multi)):
+            x, y = multi[i]
+            assert x.shape[1:3] == y.shape[1:3] == (sides[i], sides[i])
+            polyp = y[..., 0] > 0.5
+            if polyp.sum() > 50:
+                assert ((x[..., 0] > 127) == polyp).mean() > 0.98
+            if sides[i] == 64:  # same samples, same draws as the fixed-size run
+                np.testing.assert_array_equal(x, fixed[i][0])
+    val = FrameBatches(images, masks, 4, 64, train=False, sizes=(32, 64, 96))
+    assert {val[i][0].shape[1] for i in range(len(val))} == {64}  # validation at the input size only
+
+
+def test_multi_scale_training_runs_and_exports_at_the_fixed_size(tmp_path, monkeypatch, capsys):
+    """A tiny real run at sides 96 / 128 / 160; its weights load into the fixed 128 generator export builds."""
+    import training.train as train_mod
+    from engine.errors import DataError
+    from training.model import build_generator
+
+    _tiny_dataset(tmp_path)
+    cfg = train_mod.load_training_config()
+    monkeypatch.setattr(train_mod, "load_training_config", lambda path=None: cfg.__class__(
+        **{**cfg.__dict__, "train_sets": ["tiny"], "val_fraction": 0.2}))
+    args = ["--data-root", str(tmp_path), "--out-dir", str(tmp_path / "run"), "--cache", str(tmp_path / "c.npz"),
+            "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "2", "--input-size", "128",
+            "--cache-size", "160", "--adversarial-weight", "0", "--recalibrate-frames", "4", "--multi-scale",
+            "--no-imagenet"]
+    assert train_mod.main(args) == 0
+    assert "multi-scale sides (96, 128, 160)" in capsys.readouterr().out
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["config"]["multi_scale"] is True and summary["epochs_done"] == 1
+    fixed, any_size = build_generator(128), build_generator(None)
+    for generator in (fixed, any_size):
+        generator.load_weights(tmp_path / "run" / "final.weights.h5")
+    assert fixed.input_shape == (None, 128, 128, 3)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 128, 128, 3)).astype(np.float32)
+    # in graph mode (predict), the any-size upsampling computes what Keras' fixed-size layer does
+    np.testing.assert_allclose(any_size.predict(x, verbose=0), fixed.predict(x, verbose=0), atol=1e-5)
+    gan = [*args, "--adversarial-weight", "0.1", "--out-dir", str(tmp_path / "gan")]  # the last flag wins
+    assert train_mod.main(gan) == DataError.exit_code
+
+
 def _tiny_dataset(root: Path, n: int = 10) -> Path:
     """Real Kvasir-SEG frames cropped around their polyp and shrunk: a tiny train set."""
     src = DATA / "kvasir-seg"

@@ -100,6 +100,15 @@ def degrade(rng: np.random.Generator, image: np.ndarray, cfg: AugmentConfig) -> 
     return x
 
 
+MULTI_SCALES = (0.75, 1.0, 1.25)  # PraNet's multi-scale training
+
+
+def multi_scale_sizes(size: int, scales: tuple[float, ...] = MULTI_SCALES) -> tuple[int, ...]:
+    """Training sides for multi-scale training: each scale x ``size``, rounded to a multiple of 32
+    (the generator's stride), distinct, at least 32."""
+    return tuple(sorted({max(32, round(s * size / 32) * 32) for s in scales}))
+
+
 def augment_pair(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, out: int,
                  cfg: AugmentConfig = AugmentConfig(), colour: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Augment an RGB uint8 image and its uint8 mask (0..255) together; returns (out, out) pair."""
@@ -121,15 +130,17 @@ class FrameBatches(keras.utils.PyDataset):
     share of samples is replaced by a polyp-free crop of a training frame (all-background
     target; training/negatives.py cuts it), so the model also sees healthy mucosa; which crop is
     drawn follows ``negative_p`` when hard-negative mining sets it (training/mining.py), uniform
-    otherwise. Validation: plain resize.
+    otherwise. With ``sizes`` (multi-scale training) the training batches take those sides in
+    turn (``batch_side``). Validation: plain resize to ``size``.
     """
 
     def __init__(self, images: np.ndarray, masks: np.ndarray, batch_size: int, size: int, *,
                  train: bool, seed: int = 0, aug: AugmentConfig = AugmentConfig(), workers: int = 1,
-                 negative_rate: float = 0.0):
+                 negative_rate: float = 0.0, sizes: tuple[int, ...] = ()):
         super().__init__(workers=workers, use_multiprocessing=False)
         self.images, self.masks = images, masks
         self.batch_size, self.size, self.train, self.seed, self.aug = batch_size, size, train, seed, aug
+        self.sizes = tuple(sizes) if train else ()
         self.negative_rate = negative_rate if train else 0.0
         self.negatives = self._negative_boxes() if self.negative_rate > 0 else []
         self.negative_p: np.ndarray | None = None  # draw probabilities over self.negatives (None: uniform)
@@ -181,15 +192,27 @@ class FrameBatches(keras.utils.PyDataset):
         self.epoch = epoch
         self.order = self._order()
 
+    def batch_side(self, index: int) -> int:
+        """Side of training batch ``index`` this epoch: ``size``, or ``sizes`` in turn (multi-scale).
+
+        In turn, not drawn: each side gets a third of the steps, and consecutive batches always
+        differ, which Keras needs (on TensorFlow it fixes the dataset's shapes from the first two
+        batches; two equal sides there would make a later batch of another side fail).
+        """
+        if not self.sizes:
+            return self.size
+        return self.sizes[(index + self.epoch) % len(self.sizes)]
+
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         idx = self.order[index * self.batch_size:(index + 1) * self.batch_size]
         rng = np.random.default_rng([self.seed, self.epoch, index])
+        side = self.batch_side(index) if self.train else self.size
         xs, ys = [], []
         for i in idx:
             if self.train:
                 image, mask = self._negative(rng) if self.negative_rate and rng.random() < self.negative_rate else (
                     self.images[i], self.masks[i])
-                img, msk = augment_pair(rng, image, mask, self.size, self.aug)
+                img, msk = augment_pair(rng, image, mask, side, self.aug)
             else:
                 img = cv2.resize(self.images[i], (self.size, self.size), interpolation=cv2.INTER_AREA)
                 msk = cv2.resize(self.masks[i], (self.size, self.size), interpolation=cv2.INTER_LINEAR)

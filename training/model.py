@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
+from typing import Any
 
 import keras
 from keras import layers
@@ -62,10 +63,36 @@ def modified_residual_block(x: keras.KerasTensor, filters: int, prefix: str) -> 
     return squeeze_excitation(y, prefix)
 
 
-def build_encoder(input_size: int = 256) -> keras.Model:
+class AnySizeBilinearUp(layers.UpSampling2D):
+    """Bilinear ``UpSampling2D`` that also traces with unknown sides under TensorFlow.
+
+    Keras' own layer checks the new size with Python comparisons, which a symbolic side cannot
+    answer in TensorFlow's graph mode (multi-scale training: the batches' sides are not fixed). The
+    same ``tf.image.resize`` call Keras makes, on the tensor's dynamic shape; other backends trace
+    with concrete shapes and use the parent unchanged. Weightless: a fixed-size generator loads the
+    same weights.
+    """
+
+    def __init__(self, size: int, name: str, **kwargs: Any) -> None:
+        super().__init__(size, interpolation="bilinear", name=name, **kwargs)
+
+    def call(self, inputs: Any) -> Any:
+        if keras.backend.backend() != "tensorflow":
+            return super().call(inputs)
+        import tensorflow as tf
+
+        return tf.image.resize(inputs, tf.shape(inputs)[1:3] * self.size[0], method="bilinear", antialias=False)
+
+
+def _upsampling(factor: int, name: str, any_size: bool, **kwargs: Any) -> layers.Layer:
+    return (AnySizeBilinearUp(factor, name, **kwargs) if any_size
+            else layers.UpSampling2D(factor, interpolation="bilinear", name=name, **kwargs))
+
+
+def build_encoder(input_size: int | None = 256) -> keras.Model:
     """MobileNetV2 alpha 1.0 (random init) returning [deep, skip 1/2, skip 1/4, skip 1/8].
 
-    The input is already normalised to [-1, 1]. ImageNet weights come from
+    The input is already normalised to [-1, 1]; ``None``: any side (multi-scale training). ImageNet weights come from
     ``training.imagenet.load_imagenet_encoder`` (offline, from a TFLite file).
     """
     base = keras.applications.MobileNetV2(
@@ -75,9 +102,13 @@ def build_encoder(input_size: int = 256) -> keras.Model:
     return keras.Model(base.input, outputs, name="encoder")
 
 
-def build_generator(input_size: int = 256, encoder: keras.Model | None = None) -> keras.Model:
-    """The LGPS generator: RGB 0..255 (S, S, 3) -> polyp probability (S, S, 1)."""
-    if input_size % 32:
+def build_generator(input_size: int | None = 256, encoder: keras.Model | None = None) -> keras.Model:
+    """The LGPS generator: RGB 0..255 (S, S, 3) -> polyp probability (S, S, 1).
+
+    ``input_size=None`` accepts any side that is a multiple of 32 (multi-scale training); its weights
+    load into a fixed-size generator unchanged (every layer is convolutional or per-channel).
+    """
+    if input_size is not None and input_size % 32:
         raise ValueError(f"input_size must be a multiple of 32, got {input_size}")
     encoder = encoder or build_encoder(input_size)
     inputs = keras.Input((input_size, input_size, 3), name="image")
@@ -85,10 +116,10 @@ def build_generator(input_size: int = 256, encoder: keras.Model | None = None) -
     deep, *skips = encoder(x)
     x = modified_residual_block(deep, BRIDGE_FILTERS, "bridge")
     for stage, (filters, skip) in enumerate(zip(DECODER_FILTERS, reversed(skips), strict=True), start=1):
-        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"decoder{stage}_up")(x)
+        x = _upsampling(2, f"decoder{stage}_up", input_size is None)(x)
         x = layers.Concatenate(name=f"decoder{stage}_concat")([x, skip])
         x = modified_residual_block(x, filters, f"decoder{stage}")
-    x = layers.UpSampling2D(2, interpolation="bilinear", name="head_up")(x)
+    x = _upsampling(2, "head_up", input_size is None)(x)
     outputs = layers.Conv2D(1, 1, activation="sigmoid", name="head", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="lgps_generator")
 
@@ -108,7 +139,8 @@ def with_auxiliary_heads(generator: keras.Model) -> keras.Model:
     for name, stride in AUX_STAGES:
         x = generator.get_layer(f"{name}_se_scale").output
         x = layers.Conv2D(1, 1, name=f"aux_{name}_logit", dtype="float32")(x)
-        x = layers.UpSampling2D(stride, interpolation="bilinear", name=f"aux_{name}_up", dtype="float32")(x)
+        any_size = generator.input_shape[1] is None
+        x = _upsampling(stride, f"aux_{name}_up", any_size, dtype="float32")(x)
         outputs.append(layers.Activation("sigmoid", name=f"aux_{name}_prob", dtype="float32")(x))
     stacked = layers.Concatenate(name="deep_supervision", dtype="float32")(outputs)
     return keras.Model(generator.input, stacked, name="lgps_deep_supervision")

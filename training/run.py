@@ -234,7 +234,10 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
         with_auxiliary_heads,
     )
 
-    generator = build_generator(cfg["input_size"])
+    if cfg.get("multi_scale") and cfg["adversarial_weight"] > 0:
+        raise DataError("multi-scale training and adversarial training cannot be combined (the discriminator "
+                        "has a fixed input size)")
+    generator = build_generator(None if cfg.get("multi_scale") else cfg["input_size"])
     if imagenet:
         print(f"ImageNet encoder: {load_imagenet_encoder(generator, cfg['encoder_weights'])} layers from "
               f"{cfg['encoder_weights']}")
@@ -302,14 +305,16 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     out.mkdir(parents=True, exist_ok=True)
     xi, xm, vi, vm = _data(cfg, max_frames)
     size, bs = cfg["input_size"], cfg["batch_size"]
-    from training.augment import AUGMENTS
+    from training.augment import AUGMENTS, multi_scale_sizes
 
     aug = AUGMENTS[cfg.get("augment") or "standard"]
+    sizes = multi_scale_sizes(size) if cfg.get("multi_scale") else ()
     train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=run_seed, workers=cfg["loader_workers"],
-                                 aug=aug, negative_rate=cfg.get("negative_rate", 0.0))
+                                 aug=aug, negative_rate=cfg.get("negative_rate", 0.0), sizes=sizes)
     val_batches = FrameBatches(vi, vm, bs, size, train=False)
     steps = min(len(train_batches), steps_per_epoch or len(train_batches))
-    print(f"backend {keras.backend.backend()}; train {len(xi)} frames, val {len(vi)}; {steps} steps/epoch")
+    print(f"backend {keras.backend.backend()}; train {len(xi)} frames, val {len(vi)}; {steps} steps/epoch"
+          + (f"; multi-scale sides {sizes}" if sizes else ""))
     with _distribution(keras, multi_gpu):
         generator, model = _build(keras, cfg, imagenet, steps)
     if init_weights:

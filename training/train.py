@@ -83,6 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--deep-supervision", action=argparse.BooleanOptionalAction, default=None,
                    help="auxiliary decoder heads during training (never exported)")
     p.add_argument("--augment", choices=config_choices("augment"))
+    p.add_argument("--multi-scale", action=argparse.BooleanOptionalAction, default=None,
+                   help="each training batch at 0.75, 1 or 1.25 x --input-size (rounded to 32); validation at 1")
     p.add_argument("--jit-compile", choices=("auto", "on", "off"), default="auto",
                    help="XLA compilation of the training step (measure on your machine)")
     p.add_argument("--input-size", type=int, help="model input (multiple of 32; the app model is 256)")
@@ -110,7 +112,8 @@ def resolve(args: argparse.Namespace) -> dict[str, Any]:
     cfg = dataclasses.asdict(load_training_config(args.config))
     keys = ("data_root", "out_dir", "epochs", "batch_size", "learning_rate", "adversarial_weight", "seed",
             "input_size", "cache_size", "encoder_weights", "negative_rate", "hard_negatives", "loss",
-            "empty_target_loss", "detection_weight", "deep_supervision", "augment", "select_max_false_alarms")
+            "empty_target_loss", "detection_weight", "deep_supervision", "augment", "select_max_false_alarms",
+            "multi_scale")
     for key in keys:
         value = getattr(args, key)
         if value is not None:
