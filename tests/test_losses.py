@@ -168,3 +168,24 @@ def test_detection_loss_scores_the_alarm_the_app_would_raise_not_pixels():
     assert more == pytest.approx((free * 2 / 4 + missed) / 2, rel=1e-4)
     only_free = float(losses.detection_loss(masks[:2, ..., None], q[:2, ..., None]))
     assert only_free == pytest.approx(free, rel=1e-4)  # one kind present: its mean alone
+
+
+@pytest.mark.parametrize("side", [48, 64, 80])
+def test_every_loss_traces_with_sides_known_only_at_run_time(side):
+    """Multi-scale training under TensorFlow traces the loss with unknown sides: same values as eager,
+    including the detection term's k (the app's smallest region at that side)."""
+    tf = pytest.importorskip("tensorflow")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the run-time-side path is TensorFlow's (JAX traces concrete shapes)")
+    rng = np.random.default_rng(side)
+    y_pred = rng.uniform(0.01, 0.99, (3, side, side, 1)).astype(np.float32)
+    y_true = np.zeros_like(y_pred)
+    y_true[0, 10:30, 10:30] = 1  # one polyp frame, two polyp-free ones
+    loss = losses.segmentation_loss("hybrid_boundary", "area", detection_weight=0.1)
+    traced = tf.function(loss, input_signature=[tf.TensorSpec((None, None, None, 1))] * 2)
+    np.testing.assert_allclose(float(traced(y_true, y_pred)), float(loss(y_true, y_pred)), rtol=1e-5)
+    at_run_time = tf.function(lambda p: losses._alarm_pixels_at_run_time(p, 0.0005),
+                              input_signature=[tf.TensorSpec((None, None, None, 1))])
+    assert int(at_run_time(y_pred)) == losses.alarm_pixels(y_pred.shape)

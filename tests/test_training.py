@@ -224,6 +224,7 @@ def test_multi_scale_training_runs_and_exports_at_the_fixed_size(tmp_path, monke
     args = ["--data-root", str(tmp_path), "--out-dir", str(tmp_path / "run"), "--cache", str(tmp_path / "c.npz"),
             "--epochs", "1", "--steps-per-epoch", "3", "--batch-size", "2", "--input-size", "128",
             "--cache-size", "160", "--adversarial-weight", "0", "--recalibrate-frames", "4", "--multi-scale",
+            "--negative-rate", "0.3", "--detection-weight", "0.1", "--augment", "photometric",
             "--no-imagenet"]
     assert train_mod.main(args) == 0
     assert "multi-scale sides (96, 128, 160)" in capsys.readouterr().out

@@ -135,6 +135,14 @@ def alarm_pixels(shape: tuple[int, ...], min_area_frac: float = APP_MIN_AREA_FRA
     return max(1, int(np.ceil(min_area_frac * h * w)))
 
 
+def _alarm_pixels_at_run_time(y_pred: Any, min_area_frac: float) -> Any:
+    """``alarm_pixels`` of a (B, H, W, 1) tensor whose sides are known only at run time (multi-scale
+    training traced by TensorFlow); an int32 scalar tensor."""
+    shape = ops.shape(y_pred)
+    area = ops.cast(shape[1], "float32") * ops.cast(shape[2], "float32")
+    return ops.maximum(1, ops.cast(ops.ceil(min_area_frac * area), "int32"))
+
+
 def detection_loss(y_true: Any, y_pred: Any, min_area_frac: float = APP_MIN_AREA_FRAC) -> Any:
     """Frame-level loss on what the app reports, not on pixels: the alarm itself.
 
@@ -147,7 +155,8 @@ def detection_loss(y_true: Any, y_pred: Any, min_area_frac: float = APP_MIN_AREA
     A polyp smaller than k pixels always costs something: the app cannot report it either (its
     regions under ``min_area_frac`` are removed), and the push is towards the target anyway.
     """
-    k = alarm_pixels(tuple(y_pred.shape), min_area_frac)
+    k = alarm_pixels(tuple(y_pred.shape), min_area_frac) if None not in tuple(y_pred.shape)[1:3] else (
+        _alarm_pixels_at_run_time(y_pred, min_area_frac))
     q, m = _flat(y_pred), _flat(y_true)
     free = ops.max(m, axis=1) < 0.5
     alarm = ops.mean(ops.top_k(q, k)[0], axis=1)
