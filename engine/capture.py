@@ -108,6 +108,7 @@ class CaptureThread(threading.Thread):
         self.frame_listeners: list[FrameListener] = []
         self.status_listeners: list[StatusListener] = []
         self.frames_read = 0
+        self._frames_before = False  # set by a seek past frame 0 (the end is then not "empty")
         self.frames_drained = 0  # live frames read and dropped while paused
         self.holding = False  # True while paused with nothing in flight (a still picture)
         self.position = -1
@@ -210,13 +211,17 @@ class CaptureThread(threading.Thread):
         if seek_to is not None:
             self.source.seek(seek_to)
             self.slot.clear()
+            self._frames_before = seek_to > 0
         return True
 
     def _at_end(self) -> bool:
         """Handle the end of the source; False means the thread should finish."""
         if self.source.info.is_live:
             return self._reconnect()
-        if self.loop and self.frames_read > 0:
+        # loop when there is something to loop to: frames were read, or a seek (a reopen at the
+        # position it stopped, a retry after the last frame) started past frames that exist
+        if self.loop and (self.frames_read > 0 or self._frames_before):
+            self._frames_before = False  # one wrap without a frame read: the source is empty after all
             self.source.seek(0)
             self._clock = None
             return True

@@ -338,7 +338,8 @@ class LiveSession:
                 self.open(self.spec)
             return
         capture = session.capture
-        if not capture.is_alive():  # ended: play again from the start
+        # ended: play again from the start (the capture thread may still be finishing after it said so)
+        if not capture.is_alive() or self.state.state == ENDED:
             self.open(self.spec, start_at=0)
         elif capture.paused:
             capture.resume()

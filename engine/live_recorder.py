@@ -61,6 +61,7 @@ class LiveRecorder:
         self.on_finished, self.on_failed = on_finished, on_failed
         self._accepting = True
         self._stopping = False
+        self._feed_lock = threading.Lock()  # a frame is queued before the end marker or not at all
         self.started = time.monotonic()
         self.dropped = 0
         self.frames_fed = 0  # frames accepted into the queue: what the file will hold
@@ -79,17 +80,20 @@ class LiveRecorder:
 
     def feed(self, image: np.ndarray, capture_time: float | None = None) -> None:
         """Queue one frame read at `capture_time` (monotonic seconds); any thread, never blocks."""
-        if not self._accepting:
-            return
-        try:
-            self._queue.put_nowait((image, time.monotonic() if capture_time is None else capture_time))
-            self.frames_fed += 1
-        except queue.Full:
-            self.dropped += 1
+        with self._feed_lock:
+            if not self._accepting:
+                return
+            try:
+                self._queue.put_nowait((image, time.monotonic() if capture_time is None else capture_time))
+                self.frames_fed += 1
+            except queue.Full:
+                self.dropped += 1
 
     def stop(self) -> None:
         """Finish asynchronously: `on_finished` (or `on_failed`) follows once the queue is written."""
-        if not self._stopping:
+        with self._feed_lock:
+            if self._stopping:
+                return
             self._stopping = True
             self._accepting = False
             with contextlib.suppress(queue.Full):

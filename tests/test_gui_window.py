@@ -34,6 +34,7 @@ from conftest import DATA  # noqa: E402
 
 COLONDB = DATA / "cvc-colondb"
 WAIT_MS = 20000  # generous: other agents may be training on the same two cores
+WRITER_MS = 60000  # the recorder's writer runs at nice 19: under load, finishing a file waits for idle time
 CLIP_FPS = 25
 
 
@@ -144,11 +145,14 @@ class FailingSource(FrameSource):
 
 
 class FlakyCamera(FrameSource):
-    """A live camera (real frames) that drops out once, refuses one reconnect, then comes back."""
+    """A live camera (real frames) that drops out once and refuses to reconnect until ``come_back`` is
+    set (the test sets it once it has seen the warning: a banner shown for only one short retry could
+    come and go between two looks of a loaded machine's event loop)."""
 
     def __init__(self, images: list[np.ndarray], drop_after: int = 10):
-        self._images, self._drop_after, self._count, self._refusals = images, drop_after, 0, 1
+        self._images, self._drop_after, self._count = images, drop_after, 0
         self.dropped_out = False
+        self.come_back = threading.Event()
         height, width = images[0].shape[:2]
         self.info = SourceInfo("test camera", "camera", width, height, float(CLIP_FPS), None)
 
@@ -161,8 +165,7 @@ class FlakyCamera(FrameSource):
         return index, index / CLIP_FPS, self._images[index % len(self._images)]
 
     def reopen(self) -> None:
-        if self._refusals > 0:
-            self._refusals -= 1
+        if not self.come_back.is_set():
             raise SourceError("test camera is not available")
 
 
@@ -190,10 +193,13 @@ def test_threshold_max_removes_overlay_and_back_restores_it(window, qtbot, gui_c
     open_and_wait(window, qtbot, str(gui_clip))
     window.controls.set_threshold(0.0)  # every pixel above 0: the whole view is outlined
     qtbot.waitUntil(lambda: overlay_drawn(window), timeout=WAIT_MS)
+    processed = window.session.pipeline.frames_processed
     window.controls.threshold_slider.setValue(100)  # the slider, as a user drags it
     assert window.controls.threshold_spin.value() == 1.0
     assert window.session.pipeline.settings.current.postprocess.threshold == 1.0
-    qtbot.waitUntil(lambda: window.shown is not None and not overlay_drawn(window), timeout=WAIT_MS)
+    # two results on: the frame in flight at the change may still carry the old threshold, the next cannot
+    qtbot.waitUntil(lambda: window.session.pipeline.frames_processed >= processed + 2 and window.shown is not None
+                    and not overlay_drawn(window), timeout=WAIT_MS)
     shown_at = window.meter.frames_shown
     qtbot.waitUntil(lambda: window.meter.frames_shown >= shown_at + 8, timeout=WAIT_MS)
     assert not overlay_drawn(window)
@@ -244,7 +250,7 @@ def test_recording_writes_a_playable_clip_with_every_frame(window, qtbot, gui_cl
     assert recorder is not None and recorder.path.parent == tmp_path / "recordings"
     qtbot.waitUntil(lambda: "REC" in window.transport.rec_label.text(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: recorder.frames_fed >= 30, timeout=WAIT_MS)
-    with qtbot.waitSignal(window.bridge.recording, timeout=WAIT_MS) as blocker:
+    with qtbot.waitSignal(window.bridge.recording, timeout=WRITER_MS) as blocker:
         window.toggle_recording()  # R
     event, text = blocker.args
     path, written = str(recorder.path), recorder.frames_written
@@ -257,9 +263,10 @@ def test_recording_writes_a_playable_clip_with_every_frame(window, qtbot, gui_cl
         info = window.session.info
         assert (stream.codec_context.name, stream.width, stream.height) == ("h264", info.width, info.height)
         # the capture clock: a file paced at 25 fps records at 25 fps, give or take the pacing jitter
-        # (frames the engine or the writer skipped under load leave gaps: the rate then reads lower)
+        # (a first or last frame late by tens of ms on a loaded machine moves ~30 frames' rate by ~1;
+        # frames the engine or the writer skipped under load leave gaps: the rate then reads lower)
         if recorder.dropped == 0 and window.session.pipeline.slot.dropped == 0:
-            assert float(stream.average_rate) == pytest.approx(CLIP_FPS, abs=0.5)
+            assert float(stream.average_rate) == pytest.approx(CLIP_FPS, abs=2.0)
         assert sum(1 for _ in container.decode(stream)) == written
 
 
@@ -285,7 +292,7 @@ def test_recording_saved_message_is_shown_whole(window, qtbot, gui_clip, tmp_pat
     target = tmp_path / ("a_rather_long_folder_name_for_procedures_" * 3) / "recording.mp4"
     recorder = window.start_recording(target)
     qtbot.waitUntil(lambda: recorder.frames_fed >= 5, timeout=WAIT_MS)
-    with qtbot.waitSignal(window.bridge.recording, timeout=WAIT_MS):
+    with qtbot.waitSignal(window.bridge.recording, timeout=WRITER_MS):
         window.stop_recording()
     qtbot.waitUntil(lambda: window.banner.key == "recording", timeout=WAIT_MS)
     assert f"Recording saved: {target}" in window.banner.text and window.banner.label.wordWrap()
@@ -332,7 +339,9 @@ def test_source_failing_mid_play_shows_banner_and_window_stays_responsive(window
     window.controls.set_threshold(0.3)  # the controls still work
     qtbot.wait(300)
     assert window.config.postprocess.threshold == 0.3
-    assert 0.0 < window.heartbeat.max_stall_ms < 250.0  # the event loop kept running
+    # the event loop kept running: a blocked GUI thread stalls for seconds (a source's timeout, a
+    # join); the bound leaves room for a loaded machine's scheduling
+    assert 0.0 < window.heartbeat.max_stall_ms < 1000.0
     open_and_wait(window, qtbot, str(gui_clip))  # a working source: back to normal
     assert window.banner.text == ""
 
@@ -344,6 +353,7 @@ def test_camera_dropout_shows_banner_then_recovers(window, qtbot, real_images):
     assert not window.transport.forward.isEnabled()
     window.seek(5)  # ignored, not broken
     qtbot.waitUntil(lambda: window.banner.level == "warning" and "retrying" in window.banner.text, timeout=WAIT_MS)
+    camera.come_back.set()
     qtbot.waitUntil(lambda: window.banner.text == "", timeout=WAIT_MS)
     shown = window.meter.frames_shown
     qtbot.waitUntil(lambda: window.meter.frames_shown > shown + 5, timeout=WAIT_MS)
@@ -456,8 +466,11 @@ def test_keyboard_shortcuts_drive_the_window(window, qtbot, gui_clip):
     qtbot.keyClick(window.view, Qt.Key.Key_H)
     assert window.show_overlay is True
     qtbot.keyClick(window.view, Qt.Key.Key_Space)
-    qtbot.waitUntil(lambda: window.session.pipeline.capture.paused, timeout=WAIT_MS)
-    qtbot.wait(300)  # a frame already being read may still arrive
+    capture = window.session.pipeline.capture
+    # a frame already being read when the pause came may still arrive: wait until nothing is in
+    # flight and that last frame is on screen
+    qtbot.waitUntil(lambda: capture.paused and capture.holding and window.shown.frame.index == capture.position,
+                    timeout=WAIT_MS)
     index = window.shown.frame.index
     qtbot.keyClick(window.view, Qt.Key.Key_Right)
     qtbot.waitUntil(lambda: window.shown.frame.index == index + 1, timeout=WAIT_MS)
@@ -541,7 +554,7 @@ def test_disk_full_while_recording_shows_banner_and_stops_recording(window, qtbo
     open_and_wait(window, qtbot, str(gui_clip))
     recorder = window.start_recording(Path("/dev/full"))  # every write fails with ENOSPC
     assert recorder is not None
-    qtbot.waitUntil(lambda: "disk full" in window.banner.text, timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "disk full" in window.banner.text, timeout=WRITER_MS)
     assert window.banner.level == "error" and window.recorder is None
     assert window.transport.rec_label.text() == "" and window.session.sink is None
     shown = window.meter.frames_shown
@@ -562,13 +575,15 @@ def test_display_keeps_the_source_rate_when_inference_is_slow(window, qtbot, gui
         window.controls.set_threshold(0.0)  # something to draw
         qtbot.wait(1500)
         shown, processed = window.meter.frames_shown, window.session.pipeline.frames_processed
-        qtbot.wait(2000)
-        shown_rate = (window.meter.frames_shown - shown) / 2.0
-        engine_rate = (window.session.pipeline.frames_processed - processed) / 2.0
+        qtbot.wait(4000)
+        shown_rate = (window.meter.frames_shown - shown) / 4.0
+        engine_rate = (window.session.pipeline.frames_processed - processed) / 4.0
     finally:
         del processor.process
     assert engine_rate <= 6.0
-    assert shown_rate >= 0.8 * CLIP_FPS  # the video did not wait for the model
+    # the video did not wait for the model: tied to it, it would show at most the engine's 5 a second;
+    # the bound leaves room for a loaded machine's decoding and painting (idle, it shows ~25)
+    assert shown_rate >= 0.5 * CLIP_FPS
 
 
 def test_findings_list_fills_and_a_click_seeks_the_file_to_the_polyp(window, qtbot, gui_clip):
