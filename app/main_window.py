@@ -235,6 +235,8 @@ class MainWindow(QMainWindow):
         session = self.live.current
         live = session is not None and session.info.is_live
         position = self.shown.frame.index + 1 if self.shown and not live else 0
+        if session is not None and session.info.frame_count and position >= session.info.frame_count:
+            position = 0  # stopped on the last frame: analyse it again from the start, not "ended"
         self.open_source(self.live.spec, start_at=position)
 
     # -- frames and results --------------------------------------------------------------------------

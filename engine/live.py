@@ -256,6 +256,8 @@ class LiveSession:
                           if isinstance(source, str) else source)
                 pipeline = Pipeline(config, frames, processor=self.processor, draw=False)
                 info = frames.info
+                if start_at and info.frame_count and start_at >= info.frame_count and pipeline.capture.loop:
+                    start_at = 0  # past the end of a looping file (Retry after its last frame): from the start
                 record = carry or ProcedureRecord(source if isinstance(source, str) else info.name, info.fps,
                                                   str(config.segmenter.model), settings_of(config))
                 compositor = Compositor(lambda: pipeline.settings.current.overlay)

@@ -539,6 +539,9 @@ def test_engine_failure_keeps_video_and_retry_recovers(window, qtbot, gui_clip):
     window.banner.action.click()  # Retry
     qtbot.waitUntil(lambda: window.session and window.session.pipeline.frames_processed > 3, timeout=WAIT_MS)
     assert window.banner.text == ""
+    from engine.live import PLAYING
+
+    qtbot.waitUntil(lambda: window.live.state.state == PLAYING, timeout=WAIT_MS)  # not stuck "seeking"
 
 
 def test_reset_settings_returns_to_config(window, qtbot, gui_config):

@@ -118,6 +118,19 @@ def test_a_demo_session_plays_pauses_seeks_and_ends(live):
     assert events.state_names().count(OPENING) == 2
 
 
+def test_a_looping_file_opened_past_its_end_plays_from_the_start(config, tmp_path):
+    """Retry after a file's last frame asks for the frame after it: a looping file starts again, and the
+    session says playing (not stuck seeking a frame that never comes)."""
+    live = LiveSession(config.replace("capture", loop=True), display_size=lambda: (640, 360))
+    try:
+        events = Events(live)
+        live.open("demo", start_at=10_000)
+        wait_until(lambda: len(events.frames) > 3 and live.state.state == PLAYING)
+        assert events.frames[0].frame.index == 0 and SEEKING not in events.state_names()
+    finally:
+        live.stop()
+
+
 def test_a_setting_changed_while_paused_redoes_the_still_frame(live):
     events = Events(live)
     live.open("demo", start_at=20, paused=True)

@@ -179,8 +179,17 @@ def test_multi_scale_sides_are_multiples_of_the_stride():
 
     assert multi_scale_sizes(256) == (192, 256, 320)  # PraNet's 0.75 / 1 / 1.25
     assert multi_scale_sizes(352) == (256, 352, 448)
-    assert multi_scale_sizes(64) == (64,)  # 48 and 80 round to 64: one side left
+    assert multi_scale_sizes(320) == (256, 320, 416)  # 400 rounds half up to 416, 240 to 256
+    assert multi_scale_sizes(32) == (32,)  # 24 and 40 round to 32: one side left (refused by training)
     assert all(s % 32 == 0 for s in multi_scale_sizes(320))
+
+
+def test_any_size_upsampling_rebuilds_from_its_config():
+    from training.model import AnySizeBilinearUp
+
+    layer = AnySizeBilinearUp(4, "aux_up")
+    again = AnySizeBilinearUp.from_config(layer.get_config())  # clone_model and loading do this
+    assert (again.name, again.size, again.interpolation) == ("aux_up", (4, 4), "bilinear")
 
 
 def test_multi_scale_batches_take_each_side_in_turn():
@@ -239,6 +248,9 @@ def test_multi_scale_training_runs_and_exports_at_the_fixed_size(tmp_path, monke
     np.testing.assert_allclose(any_size.predict(x, verbose=0), fixed.predict(x, verbose=0), atol=1e-5)
     gan = [*args, "--adversarial-weight", "0.1", "--out-dir", str(tmp_path / "gan")]  # the last flag wins
     assert train_mod.main(gan) == DataError.exit_code
+    one_batch = [*args, "--steps-per-epoch", "1", "--out-dir", str(tmp_path / "one")]
+    assert train_mod.main(one_batch) == DataError.exit_code  # Keras would fix the shape from one batch
+    assert "at least 2 training batches" in capsys.readouterr().err
 
 
 def _tiny_dataset(root: Path, n: int = 10) -> Path:

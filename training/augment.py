@@ -12,6 +12,7 @@ loaders run in worker threads (OpenCV releases the GIL), so the accelerator stay
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -104,9 +105,9 @@ MULTI_SCALES = (0.75, 1.0, 1.25)  # PraNet's multi-scale training
 
 
 def multi_scale_sizes(size: int, scales: tuple[float, ...] = MULTI_SCALES) -> tuple[int, ...]:
-    """Training sides for multi-scale training: each scale x ``size``, rounded to a multiple of 32
-    (the generator's stride), distinct, at least 32."""
-    return tuple(sorted({max(32, round(s * size / 32) * 32) for s in scales}))
+    """Training sides for multi-scale training: each scale x ``size``, rounded half up to a multiple
+    of 32 (the generator's stride), distinct, at least 32."""
+    return tuple(sorted({max(32, math.floor(s * size / 32 + 0.5) * 32) for s in scales}))
 
 
 def augment_pair(rng: np.random.Generator, image: np.ndarray, mask: np.ndarray, out: int,
@@ -195,9 +196,10 @@ class FrameBatches(keras.utils.PyDataset):
     def batch_side(self, index: int) -> int:
         """Side of training batch ``index`` this epoch: ``size``, or ``sizes`` in turn (multi-scale).
 
-        In turn, not drawn: each side gets a third of the steps, and consecutive batches always
-        differ, which Keras needs (on TensorFlow it fixes the dataset's shapes from the first two
-        batches; two equal sides there would make a later batch of another side fail).
+        In turn, not drawn: each side gets an equal share of the steps (give or take one), and
+        consecutive batches always differ, which Keras needs (on TensorFlow it fixes the dataset's
+        shapes from the first two batches; two equal sides there would make a later batch of another
+        side fail).
         """
         if not self.sizes:
             return self.size

@@ -68,12 +68,13 @@ class AnySizeBilinearUp(layers.UpSampling2D):
 
     Keras' own layer checks the new size with Python comparisons, which a symbolic side cannot
     answer in TensorFlow's graph mode (multi-scale training: the batches' sides are not fixed). The
-    same ``tf.image.resize`` call Keras makes, on the tensor's dynamic shape; other backends trace
-    with concrete shapes and use the parent unchanged. Weightless: a fixed-size generator loads the
-    same weights.
+    same ``tf.image.resize`` call Keras makes, on the tensor's dynamic shape (channels last, as the
+    generator is); other backends trace with concrete shapes and use the parent unchanged.
+    Weightless: a fixed-size generator loads the same weights.
     """
 
-    def __init__(self, size: int, name: str, **kwargs: Any) -> None:
+    def __init__(self, size: int = 2, name: str | None = None, **kwargs: Any) -> None:
+        kwargs.pop("interpolation", None)  # from get_config (clone_model, from_config): always bilinear
         super().__init__(size, interpolation="bilinear", name=name, **kwargs)
 
     def call(self, inputs: Any) -> Any:
