@@ -11,10 +11,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-10}
-V4_COMMIT=858fb2e  # assets/ held v4 here
 init=runs/finetune/v4_float.weights.h5
-mkdir -p runs/finetune
-[ -s "$init" ] || git show "$V4_COMMIT:assets/lgps_float.weights.h5" > "$init" || { echo "v4's weights not in git history"; exit 1; }
+training/shipped_weights.sh 858fb2e "$init" || exit 1  # assets/ held v4 at 858fb2e
 common="--init-weights $init --learning-rate 2e-4 --negative-rate 0.2 --detection-weight 0.1
  --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.05 --cache runs/ablation/cache/train_320.npz"
 runs=(

@@ -9,10 +9,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 EPOCHS=${1:-10}
-V5_COMMIT=41ecd53  # assets/ held v5 here
 init=runs/multiscale/v5_float.weights.h5
-mkdir -p runs/multiscale
-[ -s "$init" ] || git show "$V5_COMMIT:assets/lgps_float.weights.h5" > "$init" || { echo "v5's weights not in git history"; exit 1; }
+training/shipped_weights.sh 41ecd53 "$init" || exit 1  # assets/ held v5 at 41ecd53
 common="--init-weights $init --learning-rate 2e-4 --negative-rate 0.2 --detection-weight 0.1
  --loss hybrid_boundary --empty-target-loss area --select-max-false-alarms 0.05 --augment photometric
  --multi-scale --cache runs/ablation/cache/train_320.npz"
