@@ -137,10 +137,10 @@ def with_auxiliary_heads(generator: keras.Model) -> keras.Model:
     exporting ``generator`` leaves them out, so the shipped model keeps its parameter count.
     """
     outputs = [generator.output]
+    any_size = generator.input_shape[1] is None
     for name, stride in AUX_STAGES:
         x = generator.get_layer(f"{name}_se_scale").output
         x = layers.Conv2D(1, 1, name=f"aux_{name}_logit", dtype="float32")(x)
-        any_size = generator.input_shape[1] is None
         x = _upsampling(stride, f"aux_{name}_up", any_size, dtype="float32")(x)
         outputs.append(layers.Activation("sigmoid", name=f"aux_{name}_prob", dtype="float32")(x))
     stacked = layers.Concatenate(name="deep_supervision", dtype="float32")(outputs)

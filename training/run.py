@@ -263,18 +263,21 @@ def _build(keras: Any, cfg: dict[str, Any], imagenet: bool, steps: int) -> tuple
     return generator, model
 
 
-def check_multi_scale(cfg: dict[str, Any]) -> None:
-    """Refuse multi-scale settings that cannot work, in one line (DataError)."""
+def multi_scale_sides(cfg: dict[str, Any]) -> tuple[int, ...]:
+    """The training sides multi-scale training uses (() when it is off); settings that cannot work
+    are refused in one line (DataError)."""
     if not cfg.get("multi_scale"):
-        return
+        return ()
     from training.augment import multi_scale_sizes
 
     if cfg["adversarial_weight"] > 0:
         raise DataError("multi-scale training and adversarial training cannot be combined (the discriminator "
                         "has a fixed input size)")
-    if len(multi_scale_sizes(cfg["input_size"])) < 2:
-        raise DataError(f"multi-scale training at input size {cfg['input_size']} leaves one side "
-                        f"{multi_scale_sizes(cfg['input_size'])}: use a larger input size")
+    sizes = multi_scale_sizes(cfg["input_size"])
+    if len(sizes) < 2:
+        raise DataError(f"multi-scale training at input size {cfg['input_size']} leaves one side {sizes}: "
+                        "use a larger input size")
+    return sizes
 
 
 def val_dice(generator: Any, images: np.ndarray, masks: np.ndarray, size: int) -> float:
@@ -310,24 +313,23 @@ def train(cfg: dict[str, Any], *, steps_per_epoch: int | None = None, max_frames
     from training.augment import FrameBatches
     from training.bn import recalibrate_batchnorm
 
-    check_multi_scale(cfg)  # before the data: a fresh machine would build the cache first
+    sizes = multi_scale_sides(cfg)  # before the data: a fresh machine would build the cache first
     run_seed = cfg.get("run_seed", cfg["seed"])  # the split stays on cfg["seed"] (the cache checks it)
     keras.utils.set_random_seed(run_seed)
     out = Path(cfg["out_dir"])
     out.mkdir(parents=True, exist_ok=True)
     xi, xm, vi, vm = _data(cfg, max_frames)
     size, bs = cfg["input_size"], cfg["batch_size"]
-    from training.augment import AUGMENTS, multi_scale_sizes
+    from training.augment import AUGMENTS
 
     aug = AUGMENTS[cfg.get("augment") or "standard"]
-    sizes = multi_scale_sizes(size) if cfg.get("multi_scale") else ()
     train_batches = FrameBatches(xi, xm, bs, size, train=True, seed=run_seed, workers=cfg["loader_workers"],
                                  aug=aug, negative_rate=cfg.get("negative_rate", 0.0), sizes=sizes)
-    if sizes and min(len(train_batches), steps_per_epoch or len(train_batches)) < 2:
-        raise DataError("multi-scale training needs at least 2 training batches an epoch (Keras fixes the "
-                        "batch shape from the first two)")
     val_batches = FrameBatches(vi, vm, bs, size, train=False)
     steps = min(len(train_batches), steps_per_epoch or len(train_batches))
+    if sizes and steps < 2:
+        raise DataError("multi-scale training needs at least 2 training batches an epoch (Keras fixes the "
+                        "batch shape from the first two)")
     print(f"backend {keras.backend.backend()}; train {len(xi)} frames, val {len(vi)}; {steps} steps/epoch"
           + (f"; multi-scale sides {sizes}" if sizes else ""))
     with _distribution(keras, multi_gpu):
