@@ -152,7 +152,7 @@ class TrainingConfig:
     detection_weight: float = _range(0.0, 0.0, 100.0)
     select_max_false_alarms: float = _range(0.1, 0.0, 1.0)
     deep_supervision: bool = False
-    augment: str = _range("standard", choices=("standard", "strong", "photometric"))
+    augment: str = _range("standard", choices=("standard", "strong", "photometric", "fit_probe"))
     multi_scale: bool = False  # each training batch at 0.75, 1 or 1.25 x input_size (validation at 1)
 
 

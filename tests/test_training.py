@@ -477,3 +477,15 @@ def test_adversarial_term_reaches_the_generator():
     assert max(d_moved0) > 0  # D learns even when its verdict is not fed back (lambda = 0)
     head = -2  # the head kernel: reached by every loss term
     assert np.abs(g1[head] - g0[head]).max() > 1e-6
+
+
+def test_the_fit_probe_shows_only_the_frame_itself_flipped_or_turned():
+    """The capacity probe's samples are the whole frame resized, up to a flip or 90-degree turn."""
+    from training.augment import AUGMENTS, augment_pair
+
+    image, mask = _blocks_image(np.random.default_rng(11))
+    plain_mask = cv2.resize(mask, (128, 128), interpolation=cv2.INTER_LINEAR)
+    views = [np.rot90(m, k) for m in (plain_mask, plain_mask[:, ::-1]) for k in range(4)]
+    for seed in range(12):
+        _, msk = augment_pair(np.random.default_rng(seed), image, mask, 128, AUGMENTS["fit_probe"])
+        assert min(np.abs(msk.astype(int) - v.astype(int)).max() for v in views) <= 1

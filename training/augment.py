@@ -50,7 +50,12 @@ STRONG_AUGMENT = AugmentConfig(scale=(0.6, 1.4), rotate_deg=45.0, shift=0.15)  #
 # softer, noisier, re-encoded): the unseen-domain lever that the validation split cannot show directly
 PHOTOMETRIC_AUGMENT = AugmentConfig(brightness=0.25, contrast=0.3, hue_deg=12.0, saturation=0.3, gamma=(0.7, 1.4),
                                     blur_p=0.3, noise_p=0.2, jpeg_p=0.3)
-AUGMENTS = {"standard": AugmentConfig(), "strong": STRONG_AUGMENT, "photometric": PHOTOMETRIC_AUGMENT}
+# Flips and 90-degree turns only (label-preserving views of the frame itself): a capacity probe that asks
+# whether the network can fit its own training frames at all, never a recipe
+FIT_PROBE_AUGMENT = AugmentConfig(scale=(1.0, 1.0), rotate_deg=0.0, shift=0.0,
+                                  brightness=0.0, contrast=0.0, hue_deg=0.0)
+AUGMENTS = {"standard": AugmentConfig(), "strong": STRONG_AUGMENT, "photometric": PHOTOMETRIC_AUGMENT,
+            "fit_probe": FIT_PROBE_AUGMENT}
 
 
 def random_affine(rng: np.random.Generator, src: int, out: int, cfg: AugmentConfig) -> np.ndarray:
