@@ -68,7 +68,8 @@ log = logging.getLogger(__name__)
 class CaptureStatus:
     """What the capture side is doing, for status bars and banners."""
 
-    state: str  # "playing" | "paused" | "ended" | "reconnecting" | "error" | "stopped"
+    state: str  # "playing" | "paused" | "ended" | "reconnecting" | "error" | "stopped" | "looped"
+    # ("looped": a seek landed past the real end of a looping file, which goes on from frame 0)
     message: str = ""
     position: int = -1  # index of the last frame read
 
@@ -109,6 +110,7 @@ class CaptureThread(threading.Thread):
         self.status_listeners: list[StatusListener] = []
         self.frames_read = 0
         self._frames_before = False  # set by a seek past frame 0 (the end is then not "empty")
+        self._read_at_seek: int | None = None  # frames_read when the last seek took effect
         self.frames_drained = 0  # live frames read and dropped while paused
         self.holding = False  # True while paused with nothing in flight (a still picture)
         self.position = -1
@@ -212,6 +214,7 @@ class CaptureThread(threading.Thread):
             self.source.seek(seek_to)
             self.slot.clear()
             self._frames_before = seek_to > 0
+            self._read_at_seek = self.frames_read
         return True
 
     def _at_end(self) -> bool:
@@ -221,9 +224,18 @@ class CaptureThread(threading.Thread):
         # loop when there is something to loop to: frames were read, or a seek (a reopen at the
         # position it stopped, a retry after the last frame) started past frames that exist
         if self.loop and (self.frames_read > 0 or self._frames_before):
+            # a seek that found no frame (past the real end: a Retry after the last frame, a container that
+            # overstates its frame count) goes on from frame 0 as a seek, so it shows even while paused
+            overshot = self._frames_before and self._read_at_seek == self.frames_read
             self._frames_before = False  # one wrap without a frame read: the source is empty after all
             self.source.seek(0)
             self._clock = None
+            if overshot:
+                with self._lock:
+                    if self._seek_to is None:
+                        self._seek_to = 0
+                self._set_status("looped", "past the end of the file: from the start")
+                self._set_status("paused" if self._paused else "playing")
             return True
         message = "input ended early (truncated file)" if self.source.ended_early else "end of source"
         self._set_status("ended", message)

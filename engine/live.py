@@ -109,6 +109,10 @@ class LiveStateMachine:
 
     def from_capture(self, status: CaptureStatus) -> bool:
         """The capture thread's status as a session state (a seek in flight absorbs play/pause)."""
+        if status.state == "looped":  # the seek went past the end of a looping file: it lands on frame 0
+            if self.state == SEEKING:
+                self._seek_target = 0
+            return False
         state = _FROM_CAPTURE.get(status.state)
         if state is None:
             return False

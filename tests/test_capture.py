@@ -301,3 +301,24 @@ def test_paused_live_stream_keeps_draining_and_shows_nothing_stale():
         capture.stop()
         capture.join(10)
         server.stop()
+
+
+def test_a_paused_seek_past_the_end_of_a_looping_source_shows_frame_0(numbered_clip):
+    """A seek that finds no frame (a container that overstates its length) lands on frame 0, even paused."""
+    capture = CaptureThread(open_source(str(numbered_clip)), LatestFrameSlot(), realtime=True, loop=True)
+    got = _collect(capture)
+    states: list[str] = []
+    capture.status_listeners.append(lambda s: states.append(s.state))
+    capture.start()
+    try:
+        wait_until(lambda: len(got) > 2)
+        capture.pause()
+        wait_until(lambda: capture.holding)
+        before = len(got)
+        capture.seek(1000)  # the clip has 40 frames
+        wait_until(lambda: len(got) > before)
+        wait_until(lambda: capture.holding)
+        assert got[before:] == [0] and "looped" in states and capture.status.state == "paused"
+    finally:
+        capture.stop()
+        capture.join(5)

@@ -131,6 +131,21 @@ def test_a_looping_file_opened_past_its_end_plays_from_the_start(config, tmp_pat
         live.stop()
 
 
+def test_a_seek_past_the_end_of_a_looping_file_lands_on_frame_0(config):
+    """A seek the file cannot serve (its container overstates its length) must not leave the session seeking."""
+    live = LiveSession(config.replace("capture", loop=True), display_size=lambda: (640, 360))
+    try:
+        events = Events(live)
+        live.open("demo")
+        wait_until(lambda: len(events.frames) > 3 and live.state.state == PLAYING)
+        live.seek(10_000)
+        wait_until(lambda: SEEKING in events.state_names())
+        wait_until(lambda: live.state.state == PLAYING)
+        assert live.state.position < 50  # it went on from the start
+    finally:
+        live.stop()
+
+
 def test_a_setting_changed_while_paused_redoes_the_still_frame(live):
     events = Events(live)
     live.open("demo", start_at=20, paused=True)
