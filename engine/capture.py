@@ -109,8 +109,7 @@ class CaptureThread(threading.Thread):
         self.frame_listeners: list[FrameListener] = []
         self.status_listeners: list[StatusListener] = []
         self.frames_read = 0
-        self._frames_before = False  # set by a seek past frame 0 (the end is then not "empty")
-        self._read_at_seek: int | None = None  # frames_read when the last seek took effect
+        self._read_at_seek: int | None = None  # frames_read when a seek past frame 0 took effect
         self.frames_drained = 0  # live frames read and dropped while paused
         self.holding = False  # True while paused with nothing in flight (a still picture)
         self.position = -1
@@ -213,24 +212,22 @@ class CaptureThread(threading.Thread):
         if seek_to is not None:
             self.source.seek(seek_to)
             self.slot.clear()
-            self._frames_before = seek_to > 0
-            self._read_at_seek = self.frames_read
+            self._read_at_seek = self.frames_read if seek_to > 0 else None
         return True
 
     def _at_end(self) -> bool:
         """Handle the end of the source; False means the thread should finish."""
         if self.source.info.is_live:
             return self._reconnect()
-        # loop when there is something to loop to: frames were read, or a seek (a reopen at the
-        # position it stopped, a retry after the last frame) started past frames that exist
-        if self.loop and (self.frames_read > 0 or self._frames_before):
-            # a seek that found no frame (past the real end: a Retry after the last frame, a container that
-            # overstates its frame count) goes on from frame 0 as a seek, so it shows even while paused
-            overshot = self._frames_before and self._read_at_seek == self.frames_read
-            self._frames_before = False  # one wrap without a frame read: the source is empty after all
+        # a seek past frame 0 that found no frame: past the real end (a Retry after the last frame, a
+        # container that overstates its frame count), not an empty source
+        overshot = self._read_at_seek == self.frames_read
+        # loop when there is something to loop to: frames were read, or frames exist before the seek
+        if self.loop and (self.frames_read > 0 or overshot):
             self.source.seek(0)
             self._clock = None
-            if overshot:
+            if overshot:  # on from frame 0 as a seek: it shows even while paused, and (a seek to 0 arms
+                # no wrap) a source that turns out empty then ends
                 with self._lock:
                     if self._seek_to is None:
                         self._seek_to = 0

@@ -322,3 +322,25 @@ def test_a_paused_seek_past_the_end_of_a_looping_source_shows_frame_0(numbered_c
     finally:
         capture.stop()
         capture.join(5)
+
+
+class _NoFrames(_BrokenSeek):
+    """A real file's info, but a stream that yields nothing (a file whose every packet is lost)."""
+
+    def read(self):
+        return None
+
+    def seek(self, index):
+        self.seeks.append(index)
+
+
+def test_a_looping_source_with_no_frames_ends_after_one_wrap(numbered_clip):
+    """A seek past frame 0 may wrap once to look for frames; finding none, the source ends (no busy loop)."""
+    source = _NoFrames(open_source(str(numbered_clip)))
+    source.seeks = []
+    capture = CaptureThread(source, LatestFrameSlot(), realtime=True, loop=True)
+    capture.seek(20)
+    capture.start()
+    capture.join(10)
+    assert not capture.is_alive() and capture.status.state == "ended"
+    assert source.seeks[0] == 20 and source.seeks.count(0) <= 2 and len(source.seeks) <= 3
